@@ -1,0 +1,17 @@
+"""The command-line interface: Typer parses, one library call per command, rich renders.
+
+Only typer and rich are imported at module level so that ``rhythmcan --help`` is instant;
+each command imports the library module it needs inside its own function.
+"""
+
+from __future__ import annotations
+
+
+def main() -> None:
+    """Entry point of the ``rhythmcan`` script."""
+    from rhythmcan_cli.cli.app import app
+
+    app()
+
+
+__all__ = ["main"]

@@ -1,0 +1,84 @@
+"""Consoles, error rendering and the progress bar shared by every command."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from rhythmcan_cli.errors import RhythmcanError
+from rhythmcan_cli.progress import ProgressEvent
+
+T = TypeVar("T")
+
+# Diagnostics, progress and decoration go to stderr; stdout carries only results
+# (tables a user asked for, JSON, MIDI bytes), so pipelines stay clean.
+err = Console(stderr=True, no_color="NO_COLOR" in os.environ or None)
+out = Console(no_color="NO_COLOR" in os.environ or None)
+
+
+def fail(error: RhythmcanError) -> NoReturn:
+    """Print one line for ``error`` on stderr and exit with its code."""
+    err.print(f"[bold red]error:[/] {error}", highlight=False, markup=True, soft_wrap=True)
+    raise typer.Exit(error.exit_code)
+
+
+def run(action: Callable[[], T]) -> T:
+    """Run a library call, turning a RhythmcanError into one line and a non-zero exit."""
+    try:
+        return action()
+    except RhythmcanError as error:
+        fail(error)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        raise typer.Exit(130) from None
+
+
+def stdout_is_terminal() -> bool:
+    """True when stdout is an interactive terminal (decoration allowed)."""
+    return sys.stdout.isatty()
+
+
+@contextmanager
+def progress_bar(description: str, *, quiet: bool = False) -> Iterator[Callable[[ProgressEvent], None]]:
+    """A rich progress bar on stderr; yields the callback the library reports through."""
+    if quiet:
+        yield lambda event: None
+        return
+    columns = (
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[info]}"),
+    )
+    with Progress(*columns, console=err, transient=False) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def callback(event: ProgressEvent) -> None:
+            if event.task not in tasks:
+                tasks[event.task] = bar.add_task(
+                    event.task or description, total=event.total, info=""
+                )
+            info = "  ".join(
+                f"{key} {value:.4g}" if isinstance(value, float) else f"{key} {value}"
+                for key, value in event.info.items()
+            )
+            bar.update(tasks[event.task], completed=event.done, total=event.total, info=info)
+
+        yield callback

@@ -1,0 +1,96 @@
+"""Options shared by several commands, declared once as ``Annotated`` aliases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+# Typer needs runtime-evaluable annotations, hence Optional[...] rather than ``X | None``
+# on Python 3.10 inside Annotated aliases.
+
+DataDir = Annotated[
+    Path,
+    typer.Argument(
+        help="Folder of drum MIDI files: one sub-folder per genre, or any layout with --labels.",
+        show_default=False,
+    ),
+]
+Labels = Annotated[
+    Optional[Path],  # noqa: UP045
+    typer.Option(
+        "--labels",
+        help="CSV that names each file's genre (e.g. the Groove MIDI Dataset's info.csv).",
+        show_default=False,
+    ),
+]
+PathColumn = Annotated[
+    str, typer.Option("--path-column", help="CSV column holding each MIDI file's path.")
+]
+LabelColumn = Annotated[
+    str, typer.Option("--label-column", help="CSV column holding each file's genre.")
+]
+FullLabel = Annotated[
+    bool,
+    typer.Option(
+        "--full-label",
+        help="Keep labels whole ('funk/groove1'); by default only the part before '/' counts.",
+    ),
+]
+Where = Annotated[
+    Optional[list[str]],  # noqa: UP045
+    typer.Option(
+        "--where",
+        help="Keep only CSV rows where COLUMN=VALUE (repeatable), e.g. --where beat_type=beat.",
+        show_default=False,
+    ),
+]
+Channel = Annotated[
+    int,
+    typer.Option(
+        "--channel", min=1, max=16, help="MIDI channel the drums are on (1-16; GM drums use 10)."
+    ),
+]
+Hop = Annotated[
+    int,
+    typer.Option("--hop", min=1, max=32, help="Steps between 2-bar windows (16 = one bar)."),
+]
+MinOnsets = Annotated[
+    int,
+    typer.Option("--min-onsets", min=0, max=288, help="Skip windows with fewer hits than this."),
+]
+Json = Annotated[
+    bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")
+]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but results and errors.")]
+Seed = Annotated[
+    Optional[int],  # noqa: UP045
+    typer.Option("--seed", help="Random seed: the same seed gives the same result.", show_default=False),
+]
+Force = Annotated[bool, typer.Option("--force", help="Overwrite what is already there.")]
+ModelName = Annotated[
+    str, typer.Argument(help="A model name from 'rhythmcan models list', or a model folder.")
+]
+Threshold = Annotated[
+    Optional[float],  # noqa: UP045
+    typer.Option(
+        "--threshold",
+        "-t",
+        help="Cells above this strength become hits (0-1; default: the model's).",
+        show_default=False,
+    ),
+]
+Bpm = Annotated[
+    Optional[float],  # noqa: UP045
+    typer.Option("--bpm", min=20.0, max=400.0, help="Tempo in beats per minute.", show_default=False),
+]
+Swing = Annotated[
+    float,
+    typer.Option(
+        "--swing", min=0.0, max=0.75, help="Delay every second 16th by this share of a 16th (0-0.75)."
+    ),
+]
+Loops = Annotated[
+    int, typer.Option("--loops", min=1, max=64, help="Repeat each pattern this many times.")
+]

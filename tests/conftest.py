@@ -1,0 +1,55 @@
+"""Shared fixtures: an isolated store per test, the shared data paths, a CLI runner."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+GROOVE = SHARED / "data" / "groove-v1.0.0" / "groove"
+TOKUI_MODEL = SHARED / "models" / "tokui-2020-creative-gan" / "model.json"
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own empty RHYTHMCAN_HOME and cache, so nothing leaks between tests."""
+    home = tmp_path_factory.mktemp("rhythmcan-home")
+    monkeypatch.setenv("RHYTHMCAN_HOME", str(home))
+    monkeypatch.setenv("RHYTHMCAN_CACHE", str(home / "cache"))
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")
+    return home
+
+
+@pytest.fixture
+def groove_dir() -> Path:
+    """The shared Groove MIDI Dataset; skips the test when ../shared is absent."""
+    if not (GROOVE / "info.csv").is_file():
+        pytest.skip(f"integration data missing: {GROOVE} (the ../shared folder beside the checkout)")
+    return GROOVE
+
+
+@pytest.fixture
+def tokui_model() -> Path:
+    """The 2020 release Creative-GAN (TF.js); skips when ../shared is absent."""
+    if not TOKUI_MODEL.is_file():
+        pytest.skip(f"integration model missing: {TOKUI_MODEL}")
+    return TOKUI_MODEL
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """Environment for running the CLI in a subprocess from this checkout."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def cli_env() -> Iterator[dict[str, str]]:
+    """Environment for CLI subprocesses (inherits the isolated RHYTHMCAN_HOME)."""
+    yield subprocess_env()
