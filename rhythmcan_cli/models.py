@@ -1,0 +1,223 @@
+"""Keras 3 builders: the generator, the three discriminators and the genre classifier.
+
+Architectures follow method.md section 3 (RhythmCAN, Tokui 2020). Every layer gets an
+explicit, stable name: stored generators are exported layer by layer (``keras_io``) and
+read back by the numpy engine, and checkpoints are matched by name on resume.
+
+The generator uses only layers the numpy engine supports (InputLayer, Dense, LeakyReLU,
+BatchNormalization, Reshape, Dropout, LSTM, Embedding, Flatten, Multiply) and always ends
+in a sigmoid LSTM, so its output is in [0, 1] like the velocities it is trained on.
+
+Keras is imported inside the builders: importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from rhythmcan_cli.errors import UsageError
+from rhythmcan_cli.grid import N_CLASSES, STEPS
+
+if TYPE_CHECKING:
+    import keras
+
+Z_DIM = 100
+"""Length of the generator's noise vector (the paper's and the M4L device's)."""
+BN_MOMENTUM = 0.9
+BN_EPSILON = 1e-3
+GENERATOR_OUTPUT = "pattern"
+"""Name of the generator's last layer (its output)."""
+
+
+def _check_sizes(
+    n_genres: int | None, dense: Sequence[int], lstm_units: int, dropout: float
+) -> None:
+    """Refuse sizes that cannot build a model, with one line saying which."""
+    if n_genres is not None and n_genres < 1:
+        raise UsageError(f"the number of genres must be at least 1, got {n_genres}")
+    if not dense or any(units < 1 for units in dense):
+        raise UsageError(f"dense layer sizes must be positive, got {tuple(dense)}")
+    if dense[-1] % STEPS:
+        raise UsageError(
+            f"the last dense layer size must be a multiple of {STEPS} (it is reshaped to "
+            f"{STEPS} steps), got {dense[-1]}"
+        )
+    if lstm_units < 1:
+        raise UsageError(f"LSTM units must be positive, got {lstm_units}")
+    if not 0.0 <= dropout < 1.0:
+        raise UsageError(f"dropout must be in [0, 1), got {dropout}")
+
+
+def build_generator(
+    z_dim: int = Z_DIM,
+    n_genres: int | None = None,
+    dense: Sequence[int] = (512, 1024),
+    lstm_units: int = 128,
+    dropout: float = 0.1,
+    name: str = "generator",
+) -> keras.Model:
+    """The generator: z (or z times a genre embedding) -> dense trunk -> LSTMs -> (32, 9) in [0, 1].
+
+    With ``n_genres`` the model is conditional: inputs ``[z, genre]`` where ``genre`` has
+    shape ``(1,)`` int; ``Embedding(K, z_dim) -> Flatten`` is multiplied with z.
+    Default sizes give the paper's 802,152 parameters (unconditional).
+    """
+    import keras
+    from keras import layers
+
+    if z_dim < 1:
+        raise UsageError(f"z dimension must be positive, got {z_dim}")
+    _check_sizes(n_genres, dense, lstm_units, dropout)
+    z = keras.Input(shape=(z_dim,), name="z")
+    inputs: list[keras.KerasTensor] = [z]
+    h = z
+    if n_genres is not None:
+        genre = keras.Input(shape=(1,), dtype="int32", name="genre")
+        inputs.append(genre)
+        embedded = layers.Embedding(n_genres, z_dim, name="genre_embedding")(genre)
+        embedded = layers.Flatten(name="genre_flatten")(embedded)
+        h = layers.Multiply(name="z_genre")([z, embedded])
+    for i, units in enumerate(dense, start=1):
+        h = layers.Dense(units, name=f"dense_{i}")(h)
+        h = layers.LeakyReLU(negative_slope=0.2, name=f"leaky_re_lu_{i}")(h)
+        h = layers.BatchNormalization(
+            momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"batch_normalization_{i}"
+        )(h)
+    h = layers.Reshape((STEPS, dense[-1] // STEPS), name="reshape")(h)
+    h = layers.Dropout(dropout, name="dropout")(h)
+    h = layers.LSTM(lstm_units, return_sequences=True, name="lstm_1")(h)
+    h = layers.LSTM(lstm_units, return_sequences=True, name="lstm_2")(h)
+    out = layers.LSTM(
+        N_CLASSES, return_sequences=True, activation="sigmoid", name=GENERATOR_OUTPUT
+    )(h)
+    return keras.Model(inputs if n_genres is not None else z, out, name=name)
+
+
+def _real_fake_branch(x: keras.KerasTensor, lstm_units: int, dense_units: int) -> keras.KerasTensor:
+    """BiLSTM (seq) -> BiLSTM -> Dense -> LeakyReLU 0.01 -> Dense 1 sigmoid (named ``real``)."""
+    from keras import layers
+
+    h = layers.Bidirectional(
+        layers.LSTM(lstm_units, return_sequences=True), name="rf_bilstm_1"
+    )(x)
+    h = layers.Bidirectional(layers.LSTM(lstm_units), name="rf_bilstm_2")(h)
+    h = layers.Dense(dense_units, name="rf_dense")(h)
+    h = layers.LeakyReLU(negative_slope=0.01, name="rf_leaky_re_lu")(h)
+    out: keras.KerasTensor = layers.Dense(1, activation="sigmoid", name="real")(h)
+    return out
+
+
+def _genre_branch(
+    x: keras.KerasTensor,
+    n_genres: int,
+    lstm_units: int,
+    dense_units: int,
+    dropout: float,
+    prefix: str,
+    output_name: str,
+) -> keras.KerasTensor:
+    """BiLSTM (seq, dropout) -> BN -> BiLSTM -> BN -> Dropout -> Dense sigmoid -> Dense softmax."""
+    from keras import layers, regularizers
+
+    h = layers.Bidirectional(
+        layers.LSTM(lstm_units, return_sequences=True, dropout=dropout), name=f"{prefix}_bilstm_1"
+    )(x)
+    h = layers.BatchNormalization(name=f"{prefix}_batch_normalization_1")(h)
+    h = layers.Bidirectional(layers.LSTM(lstm_units), name=f"{prefix}_bilstm_2")(h)
+    h = layers.BatchNormalization(name=f"{prefix}_batch_normalization_2")(h)
+    h = layers.Dropout(dropout, name=f"{prefix}_dropout")(h)
+    h = layers.Dense(dense_units, activation="sigmoid", name=f"{prefix}_dense")(h)
+    out: keras.KerasTensor = layers.Dense(
+        n_genres,
+        activation="softmax",
+        kernel_regularizer=regularizers.L2(0.01),
+        name=output_name,
+    )(h)
+    return out
+
+
+def build_discriminator(
+    lstm_units: int = 64, dense_units: int = 256, name: str = "discriminator"
+) -> keras.Model:
+    """The plain-GAN discriminator: the real/fake branch only; output ``real`` (N, 1) in (0, 1)."""
+    import keras
+
+    x = keras.Input(shape=(STEPS, N_CLASSES), name="pattern")
+    return keras.Model(x, _real_fake_branch(x, lstm_units, dense_units), name=name)
+
+
+def build_conditional_discriminator(
+    n_genres: int,
+    lstm_units: Sequence[int] = (64, 128, 16),
+    dense_units: int = 256,
+    name: str = "conditional_discriminator",
+) -> keras.Model:
+    """The conditional-GAN discriminator (2019 notebook): [pattern, genre] -> ``real`` (N, 1).
+
+    The genre id is embedded to 288 = 32 x 9 values, reshaped to the grid and concatenated
+    with the pattern, so every step sees the label.
+    """
+    import keras
+    from keras import layers
+
+    if n_genres < 1:
+        raise UsageError(f"the number of genres must be at least 1, got {n_genres}")
+    x = keras.Input(shape=(STEPS, N_CLASSES), name="pattern")
+    genre = keras.Input(shape=(1,), dtype="int32", name="genre")
+    label = layers.Embedding(n_genres, STEPS * N_CLASSES, name="genre_embedding")(genre)
+    label = layers.Reshape((STEPS, N_CLASSES), name="genre_reshape")(label)
+    h = layers.Concatenate(name="pattern_genre")([x, label])
+    for i, units in enumerate(lstm_units, start=1):
+        h = layers.Bidirectional(layers.LSTM(units, return_sequences=True), name=f"bilstm_{i}")(h)
+    h = layers.Flatten(name="flatten")(h)
+    h = layers.Dense(dense_units, name="dense")(h)
+    h = layers.LeakyReLU(negative_slope=0.01, name="leaky_re_lu")(h)
+    out = layers.Dense(1, activation="sigmoid", name="real")(h)
+    return keras.Model([x, genre], out, name=name)
+
+
+def build_can_discriminator(
+    n_genres: int,
+    lstm_units: int = 64,
+    dense_units: int = 256,
+    genre_lstm_units: int = 128,
+    genre_dense_units: int = 512,
+    dropout: float = 0.1,
+    name: str = "can_discriminator",
+) -> keras.Model:
+    """The Creative-GAN discriminator: pattern -> [``real`` (N, 1), ``genre`` (N, K) softmax].
+
+    Two branches that share only the input: real/fake and genre classification.
+    """
+    import keras
+
+    if n_genres < 1:
+        raise UsageError(f"the number of genres must be at least 1, got {n_genres}")
+    x = keras.Input(shape=(STEPS, N_CLASSES), name="pattern")
+    real = _real_fake_branch(x, lstm_units, dense_units)
+    genre = _genre_branch(
+        x, n_genres, genre_lstm_units, genre_dense_units, dropout, "genre", "genre"
+    )
+    return keras.Model(x, [real, genre], name=name)
+
+
+def build_classifier(
+    n_genres: int,
+    lstm_units: int = 128,
+    dense_units: int = 512,
+    dropout: float = 0.1,
+    name: str = "genre_classifier",
+) -> keras.Model:
+    """An independent genre classifier (evaluation only): pattern -> ``genre`` (N, K) softmax.
+
+    Same shape as the Creative-GAN's genre branch, but trained on its own and never part of
+    a GAN, so it can judge generated patterns without the generator having fooled it.
+    """
+    import keras
+
+    if n_genres < 1:
+        raise UsageError(f"the number of genres must be at least 1, got {n_genres}")
+    x = keras.Input(shape=(STEPS, N_CLASSES), name="pattern")
+    out = _genre_branch(x, n_genres, lstm_units, dense_units, dropout, "classifier", "genre")
+    return keras.Model(x, out, name=name)
