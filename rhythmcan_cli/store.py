@@ -1,0 +1,855 @@
+"""The model store: named model folders with a JSON card, sha256 checksums and atomic writes.
+
+Layout under the store root (``RHYTHMCAN_HOME``, else ``platformdirs.user_data_dir("rhythmcan")``)::
+
+    models/<name>/card.json              the ModelCard (JSON; data only, never pickle)
+    models/<name>/generator/model.json   the generator as a TF.js layers model (see layers.py)
+    models/<name>/generator/group1-shard1of1.bin
+    models/.tmp-<pid>-<token>-<name>/     a write in progress (dot-prefixed: never listed)
+    runs/<name>/                         training runs (checkpoints, metrics, the run lock)
+
+Writes go to a temporary folder inside ``models/`` and are renamed into place, so a killed
+process never leaves a listed model that cannot load. Every file's sha256 is kept in the card
+and verified on load: a changed or missing file makes the model unusable with a clear error.
+Default models shipped in the wheel live in ``rhythmcan_cli/bundled/<name>/`` with the same
+layout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import errno
+import hashlib
+import json
+import os
+import re
+import secrets
+import shutil
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, fields
+from datetime import datetime, timezone
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any, ClassVar, Final
+
+from rhythmcan_cli.errors import ModelError, StoreError
+from rhythmcan_cli.grid import CLASS_NAMES, DEFAULT_THRESHOLD, OUTPUT_PITCHES, STEPS
+
+if TYPE_CHECKING:
+    from rhythmcan_cli.engine import Generator
+
+KINDS: Final[tuple[str, ...]] = ("gan", "cgan", "can", "classifier")
+"""Model kinds a card may declare."""
+
+DEFAULT_NAMES: Final[dict[str, str]] = {
+    "can": "default-can",
+    "cgan": "default-cgan",
+    "classifier": "default-classifier",
+}
+"""The bundled default model for each kind ``default_model`` serves."""
+
+CARD_FILE: Final = "card.json"
+GENERATOR_JSON: Final = "generator/model.json"
+BUNDLED_DIR: Path = Path(__file__).resolve().parent / "bundled"
+"""Default models shipped in the wheel (a module global so tests can point it elsewhere)."""
+
+_NAME_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_LEFTOVER_RE: Final = re.compile(r"\.(tmp|old|rm)-(\d+)-")
+_LEFTOVER_MAX_AGE_S: Final = 24 * 3600.0
+_MAX_CARD_BYTES: Final = 4 * 1024 * 1024
+_CHUNK: Final = 1 << 20
+
+
+# --------------------------------------------------------------------------- paths
+
+
+def store_root() -> Path:
+    """The store root: ``RHYTHMCAN_HOME`` when set, else the user data dir."""
+    home = os.environ.get("RHYTHMCAN_HOME")
+    if home:
+        return Path(home).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("rhythmcan"))
+
+
+def models_dir() -> Path:
+    """Folder holding one sub-folder per stored model."""
+    return store_root() / "models"
+
+
+def runs_dir() -> Path:
+    """Folder holding one sub-folder per training run."""
+    return store_root() / "runs"
+
+
+def run_path(name: str) -> Path:
+    """The run folder of training run ``name`` (not created)."""
+    return runs_dir() / validate_name(name)
+
+
+def validate_name(name: str) -> str:
+    """Return ``name`` if it is a safe model name, else raise StoreError.
+
+    1-64 characters from ``[A-Za-z0-9._-]``, starting with a letter or digit, without
+    ``..``: a name can never be a path, hidden, or escape the store.
+    """
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name) or ".." in name:
+        raise StoreError(
+            f"invalid model name {name!r}: use 1-64 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit (no '/', no '..')"
+        )
+    return name
+
+
+def _check_relpath(rel: str) -> str:
+    """Return ``rel`` if it is a safe relative file path inside a model folder."""
+    pure = PurePosixPath(rel)
+    if (
+        not rel
+        or "\\" in rel
+        or "\x00" in rel
+        or pure.is_absolute()
+        or any(part in ("", ".", "..") for part in rel.split("/"))
+        or rel == CARD_FILE
+    ):
+        raise ModelError(
+            f"invalid file name {rel!r} in a model: use a relative path inside the model"
+        )
+    return rel
+
+
+# --------------------------------------------------------------------------- the card
+
+
+@dataclass
+class ModelCard:
+    """What a stored model is: kind, genres in order, grid, sampling defaults, provenance.
+
+    Serialised as ``card.json``. Unknown fields from newer versions are kept in ``extra`` and
+    written back unchanged. ``files`` maps each file (relative path) to its sha256; save_model
+    fills it in.
+    """
+
+    name: str
+    kind: str
+    genres: list[str] = field(default_factory=list)
+    class_names: list[str] = field(default_factory=lambda: list(CLASS_NAMES))
+    output_pitches: list[int] = field(default_factory=lambda: list(OUTPUT_PITCHES))
+    steps: int = STEPS
+    z_dim: int = 100
+    z_sigma_train: float = 0.5
+    z_sigma_sample: float = 1.0
+    threshold: float = DEFAULT_THRESHOLD
+    data_fingerprint: str = ""
+    epochs: int = 0
+    final_losses: dict[str, float] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)
+    created: str = ""
+    description: str = ""
+    attribution: str = ""
+    files: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    REQUIRED: ClassVar[tuple[str, ...]] = ("name", "kind", "genres", "files")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict; unknown fields from ``extra`` come last."""
+        data: dict[str, Any] = {}
+        for f in fields(self):
+            if f.name != "extra":
+                value = getattr(self, f.name)
+                data[f.name] = (
+                    dict(value) if isinstance(value, dict) else list(value)
+                    if isinstance(value, list) else value
+                )
+        for key, value in self.extra.items():
+            data.setdefault(key, value)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ModelCard:
+        """Build a card from parsed JSON; ModelError when required fields are missing or wrong."""
+        if not isinstance(data, Mapping):
+            raise ModelError("model card is not a JSON object")
+        missing = [key for key in cls.REQUIRED if key not in data]
+        if missing:
+            raise ModelError(f"model card lacks required field(s): {', '.join(missing)}")
+        known = {f.name for f in fields(cls)} - {"extra"}
+        values: dict[str, Any] = {}
+        for key in known:
+            if key in data:
+                values[key] = _check_field(key, data[key])
+        extra = {key: value for key, value in data.items() if key not in known}
+        card = cls(**values, extra=extra)
+        if card.kind not in KINDS:
+            raise ModelError(
+                f"model card has unknown kind {card.kind!r} (expected one of {', '.join(KINDS)})"
+            )
+        for rel in card.files:
+            _check_relpath(rel)
+        return card
+
+
+def _items_ok(items: list[Any], kind: type) -> bool:
+    if kind is int:
+        return all(_is_int(x) for x in items)
+    if kind is float:
+        return all(_is_num(x) or x is None for x in items)
+    return all(isinstance(x, kind) for x in items)
+
+
+def _list_of(value: Any, kind: type) -> bool:
+    """True for a JSON list whose items are all ``kind``."""
+    return isinstance(value, list) and _items_ok(value, kind)
+
+
+def _map_of(value: Any, kind: type) -> bool:
+    """True for a JSON object whose values are all ``kind`` (float: numbers or null)."""
+    return (
+        isinstance(value, dict)
+        and all(isinstance(k, str) for k in value)
+        and _items_ok(list(value.values()), kind)
+    )
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_num(value: Any) -> bool:
+    return (isinstance(value, (int, float))) and not isinstance(value, bool)
+
+
+_FIELD_CHECKS: Final[dict[str, tuple[str, Any]]] = {
+    "name": ("a string", lambda v: isinstance(v, str)),
+    "kind": ("a string", lambda v: isinstance(v, str)),
+    "genres": ("a list of strings", lambda v: _list_of(v, str)),
+    "class_names": ("a list of strings", lambda v: _list_of(v, str)),
+    "output_pitches": ("a list of integers", lambda v: _list_of(v, int)),
+    "steps": ("an integer", _is_int),
+    "z_dim": ("an integer", _is_int),
+    "z_sigma_train": ("a number", _is_num),
+    "z_sigma_sample": ("a number", _is_num),
+    "threshold": ("a number", _is_num),
+    "data_fingerprint": ("a string", lambda v: isinstance(v, str)),
+    "epochs": ("an integer", _is_int),
+    "final_losses": (
+        "an object of numbers",
+        lambda v: _map_of(v, float),
+    ),
+    "versions": ("an object of strings", lambda v: _map_of(v, str)),
+    "created": ("a string", lambda v: isinstance(v, str)),
+    "description": ("a string", lambda v: isinstance(v, str)),
+    "attribution": ("a string", lambda v: isinstance(v, str)),
+    "files": (
+        "an object of sha256 strings",
+        lambda v: _map_of(v, str),
+    ),
+}
+
+
+def _check_field(key: str, value: Any) -> Any:
+    what, ok = _FIELD_CHECKS[key]
+    if not ok(value):
+        raise ModelError(f"model card field {key!r} must be {what}")
+    if key in ("z_sigma_train", "z_sigma_sample", "threshold"):
+        return float(value)
+    if key == "final_losses":
+        return {k: (float("nan") if x is None else float(x)) for k, x in value.items()}
+    return value
+
+
+# --------------------------------------------------------------------------- stored models
+
+
+@dataclass
+class StoredModel:
+    """A model folder whose card was read and whose checksums were verified."""
+
+    path: Path
+    card: ModelCard
+    bundled: bool = False
+
+    @property
+    def name(self) -> str:
+        """The model's name (the card's)."""
+        return self.card.name
+
+    @property
+    def kind(self) -> str:
+        """``gan``, ``cgan``, ``can`` or ``classifier``."""
+        return self.card.kind
+
+    def size_bytes(self) -> int:
+        """Total size of the model's files on disk (0 for files that vanished)."""
+        total = 0
+        for rel in [CARD_FILE, *self.card.files]:
+            with contextlib.suppress(OSError):
+                total += (self.path / rel).stat().st_size
+        return total
+
+    def generator(self) -> Generator:
+        """Load the generator (numpy inference; no TensorFlow)."""
+        if GENERATOR_JSON not in self.card.files:
+            raise ModelError(
+                f"model {self.name!r} ({self.kind}) has no generator: it cannot generate patterns"
+            )
+        from rhythmcan_cli.engine import Generator
+        from rhythmcan_cli.layers import read_layers_model
+
+        try:
+            layers_model = read_layers_model(self.path / GENERATOR_JSON)
+        except FileNotFoundError as error:
+            raise ModelError(
+                f"model {self.name!r} vanished while loading (removed by another command?)"
+            ) from error
+        except OSError as error:
+            raise ModelError(
+                f"cannot read model {self.name!r}: {error.strerror or error}"
+            ) from error
+        return Generator.from_layers_model(layers_model)
+
+
+@dataclass(frozen=True)
+class BrokenModel:
+    """A model folder that cannot be used, and why."""
+
+    name: str
+    path: Path
+    error: str
+    bundled: bool = False
+
+
+@dataclass
+class StoreListing:
+    """Everything in the store: usable models and broken folders, each sorted by name."""
+
+    models: list[StoredModel]
+    broken: list[BrokenModel]
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _read_card(folder: Path, label: str) -> ModelCard:
+    card_path = folder / CARD_FILE
+    try:
+        with card_path.open("rb") as handle:
+            raw = handle.read(_MAX_CARD_BYTES + 1)
+    except FileNotFoundError as error:
+        if not folder.exists():
+            raise ModelError(f"model {label!r} vanished (removed by another command?)") from error
+        raise ModelError(f"model {label!r} has no {CARD_FILE}: it is not a model folder") from error
+    except OSError as error:
+        raise ModelError(f"cannot read {card_path}: {error.strerror or error}") from error
+    if len(raw) > _MAX_CARD_BYTES:
+        raise ModelError(f"model {label!r}: {CARD_FILE} is larger than 4 MB; not a model card")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ModelError(f"model {label!r}: {CARD_FILE} is not valid JSON ({error})") from error
+    try:
+        return ModelCard.from_dict(data)
+    except ModelError as error:
+        raise ModelError(f"model {label!r}: {error}") from error
+
+
+def _verify(folder: Path, card: ModelCard, label: str) -> None:
+    """Check every listed file's sha256, and that no unlisted file sits in the folder."""
+    for rel, expected in card.files.items():
+        target = folder / rel
+        try:
+            actual = _sha256_file(target)
+        except FileNotFoundError as error:
+            if not folder.exists():
+                raise ModelError(
+                    f"model {label!r} vanished (removed by another command?)"
+                ) from error
+            raise ModelError(f"model {label!r} is incomplete: file {rel} is missing") from error
+        except OSError as error:
+            raise ModelError(
+                f"model {label!r}: cannot read {rel}: {error.strerror or error}"
+            ) from error
+        if actual != expected.lower():
+            raise ModelError(
+                f"model {label!r} failed its checksum: {rel} was changed or corrupted; "
+                "the model is not used (re-train, re-import or reinstall it)"
+            )
+    listed = set(card.files)
+    try:
+        present = [
+            p.relative_to(folder).as_posix()
+            for p in folder.rglob("*")
+            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+        ]
+    except OSError as error:
+        raise ModelError(f"model {label!r} vanished (removed by another command?)") from error
+    unlisted = sorted(rel for rel in present if rel != CARD_FILE and rel not in listed)
+    if unlisted:
+        raise ModelError(
+            f"model {label!r} holds a file its card does not list ({unlisted[0]}); "
+            "the model is not used"
+        )
+
+
+def _load(folder: Path, label: str, *, bundled: bool) -> StoredModel:
+    card = _read_card(folder, label)
+    _verify(folder, card, label)
+    return StoredModel(path=folder, card=card, bundled=bundled)
+
+
+def _store_folder(name: str) -> Path | None:
+    folder = models_dir() / name
+    return folder if folder.is_dir() else None
+
+
+def _bundled_folder(name: str) -> Path | None:
+    folder = BUNDLED_DIR / name
+    return folder if (folder / CARD_FILE).is_file() else None
+
+
+def open_model(name_or_path: str | Path) -> StoredModel:
+    """Open a model by store name, bundled default name, or folder path; checksums verified."""
+    text = str(name_or_path)
+    is_name = False
+    if not isinstance(name_or_path, Path):
+        try:
+            validate_name(text)
+            is_name = True
+        except StoreError:
+            is_name = False
+    if is_name:
+        folder = _store_folder(text)
+        if folder is not None:
+            return _load(folder, text, bundled=False)
+        folder = _bundled_folder(text)
+        if folder is not None:
+            return _load(folder, text, bundled=True)
+    path = Path(text).expanduser()
+    if path.is_file() and path.name == CARD_FILE:
+        path = path.parent
+    if path.is_dir() and (is_name is False or (path / CARD_FILE).is_file()):
+        return _load(path, str(path), bundled=False)
+    if is_name:
+        raise ModelError(
+            f"no model named {text!r}; see 'rhythmcan models list' "
+            "(train one with 'rhythmcan train DATA_DIR --name NAME')"
+        )
+    raise ModelError(
+        f"no model folder at {text}; give a model name or a folder holding {CARD_FILE}"
+    )
+
+
+def model_path(name: str) -> Path:
+    """Folder of model ``name`` (store first, then bundled); ModelError when there is none."""
+    validate_name(name)
+    folder = _store_folder(name) or _bundled_folder(name)
+    if folder is None:
+        raise ModelError(f"no model named {name!r}; see 'rhythmcan models list'")
+    return folder
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def clean_leftovers() -> list[Path]:
+    """Delete temp folders left in ``models/`` by killed processes; returns what was removed.
+
+    A leftover belongs to a dead process (its pid is in the name) or is older than a day.
+    Best effort: errors are ignored (another process may be cleaning at the same time).
+    """
+    root = models_dir()
+    removed: list[Path] = []
+    try:
+        entries = list(root.iterdir())
+    except OSError:
+        return removed
+    now = time.time()
+    for entry in entries:
+        match = _LEFTOVER_RE.match(entry.name)
+        if not match:
+            continue
+        try:
+            age = now - entry.lstat().st_mtime
+        except OSError:
+            continue
+        if _pid_alive(int(match.group(2))) and age < _LEFTOVER_MAX_AGE_S:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                entry.unlink()
+        if not entry.exists():
+            removed.append(entry)
+    return removed
+
+
+def scan_models() -> StoreListing:
+    """Store models, then bundled defaults not shadowed by a store model; broken ones apart."""
+    with contextlib.suppress(OSError):
+        clean_leftovers()
+    models: list[StoredModel] = []
+    broken: list[BrokenModel] = []
+    seen: set[str] = set()
+    for root, bundled in ((models_dir(), False), (BUNDLED_DIR, True)):
+        try:
+            entries = sorted(root.iterdir(), key=lambda p: p.name)
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name.startswith(".") or entry.name in seen or not entry.is_dir():
+                continue
+            if bundled and not (entry / CARD_FILE).is_file():
+                continue  # e.g. __pycache__ or an empty placeholder
+            try:
+                validate_name(entry.name)
+                model = _load(entry, entry.name, bundled=bundled)
+            except ModelError as error:
+                if not entry.exists():
+                    continue  # removed while we listed: simply gone
+                broken.append(BrokenModel(entry.name, entry, str(error), bundled))
+                seen.add(entry.name)
+                continue
+            if model.card.name != entry.name:
+                model.card.name = entry.name  # the folder name is the name users type
+            models.append(model)
+            seen.add(entry.name)
+    return StoreListing(models=models, broken=broken)
+
+
+def list_models() -> list[StoredModel]:
+    """Every usable model: the store's, then bundled defaults (broken folders left out)."""
+    return scan_models().models
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _fsync_dir(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _write_file(target: Path, source: bytes | Path) -> str:
+    """Write ``source`` to ``target``, fsync it, and return its sha256."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    with target.open("xb") as out:
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            data = bytes(source)
+            digest.update(data)
+            out.write(data)
+        else:
+            try:
+                with Path(source).open("rb") as handle:
+                    while chunk := handle.read(_CHUNK):
+                        digest.update(chunk)
+                        out.write(chunk)
+            except FileNotFoundError as error:
+                raise ModelError(f"cannot save model: file {source} does not exist") from error
+        out.flush()
+        os.fsync(out.fileno())
+    return digest.hexdigest()
+
+
+def _temp_name(kind: str, name: str) -> str:
+    return f".{kind}-{os.getpid()}-{secrets.token_hex(4)}-{name}"
+
+
+_RENAME_EXCHANGE: Final = 2
+_AT_FDCWD: Final = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two paths (Linux renameat2 RENAME_EXCHANGE); False when unsupported."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [
+        ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint
+    ]
+    renameat2.restype = ctypes.c_int
+    result = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    if result == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), str(b))
+
+
+def _swap_in(temp: Path, dest: Path, name: str) -> None:
+    """Put ``temp`` at ``dest``, replacing what is there; ``dest`` always holds a whole model."""
+    if _exchange(temp, dest):
+        shutil.rmtree(temp, ignore_errors=True)  # temp now holds the old model
+        return
+    aside = dest.parent / _temp_name("old", name)
+    os.rename(dest, aside)
+    try:
+        os.rename(temp, dest)
+    except OSError:
+        os.rename(aside, dest)
+        raise
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def save_model(
+    name: str, card: ModelCard, files: Mapping[str, bytes | Path], *, force: bool = False
+) -> Path:
+    """Write a model into the store atomically and return its folder.
+
+    ``files`` maps relative paths (e.g. ``generator/model.json``) to bytes or a file to copy.
+    The card's ``name`` and ``files`` checksums are filled in, ``created`` too when empty. An
+    existing name is refused unless ``force``; then the old model is replaced in one step.
+    """
+    validate_name(name)
+    if card.kind not in KINDS:
+        raise ModelError(f"unknown model kind {card.kind!r} (expected one of {', '.join(KINDS)})")
+    for rel in files:
+        _check_relpath(rel)
+    root = models_dir()
+    dest = root / name
+    if dest.exists() and not force:
+        raise StoreError(f"a model named {name!r} already exists; use --force to replace it")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise StoreError(
+            f"cannot create the model store at {root}: {error.strerror or error}"
+        ) from error
+    with contextlib.suppress(OSError):
+        clean_leftovers()
+    temp = root / _temp_name("tmp", name)
+    try:
+        temp.mkdir()
+        checksums = {rel: _write_file(temp / rel, source) for rel, source in sorted(files.items())}
+        card.name = name
+        card.files = checksums
+        if not card.created:
+            card.created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        text = json.dumps(card.to_dict(), indent=2, ensure_ascii=False) + "\n"
+        _write_file(temp / CARD_FILE, text.encode("utf-8"))
+        for folder in sorted({(temp / rel).parent for rel in files} | {temp}, reverse=True):
+            _fsync_dir(folder)
+        if dest.exists():
+            if not force:
+                raise StoreError(
+                    f"a model named {name!r} already exists; use --force to replace it"
+                )
+            _swap_in(temp, dest, name)
+        else:
+            try:
+                os.rename(temp, dest)
+            except OSError as error:
+                if dest.exists():
+                    raise StoreError(
+                        f"a model named {name!r} was saved by another process meanwhile; "
+                        "use --force to replace it"
+                    ) from error
+                raise
+        _fsync_dir(root)
+    except BaseException as error:
+        shutil.rmtree(temp, ignore_errors=True)
+        if isinstance(error, OSError):
+            raise StoreError(f"cannot save model {name!r}: {error.strerror or error}") from error
+        raise
+    return dest
+
+
+def remove_model(name: str) -> Path:
+    """Remove model ``name`` from the store (atomically: rename aside, then delete)."""
+    validate_name(name)
+    folder = _store_folder(name)
+    if folder is None:
+        if _bundled_folder(name) is not None:
+            raise StoreError(f"model {name!r} is a bundled default and cannot be removed")
+        raise ModelError(f"no model named {name!r}; see 'rhythmcan models list'")
+    aside = folder.parent / _temp_name("rm", name)
+    try:
+        os.rename(folder, aside)
+    except FileNotFoundError as error:
+        raise ModelError(f"no model named {name!r} (removed by another command?)") from error
+    except OSError as error:
+        raise StoreError(f"cannot remove model {name!r}: {error.strerror or error}") from error
+    shutil.rmtree(aside, ignore_errors=True)
+    return folder
+
+
+# --------------------------------------------------------------------------- defaults
+
+
+def _defaults_file() -> Path:
+    return store_root() / "defaults.json"
+
+
+def _user_defaults() -> dict[str, str]:
+    try:
+        data = json.loads(_defaults_file().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+def set_default_model(kind: str, name: str | None) -> None:
+    """Make store model ``name`` the default for ``kind`` (None: back to the bundled one)."""
+    if kind not in KINDS:
+        raise ModelError(f"unknown model kind {kind!r} (expected one of {', '.join(KINDS)})")
+    defaults = _user_defaults()
+    if name is None:
+        defaults.pop(kind, None)
+    else:
+        model = open_model(validate_name(name))
+        if model.kind != kind:
+            raise ModelError(f"model {name!r} is a {model.kind} model, not {kind}")
+        defaults[kind] = name
+    target = _defaults_file()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temp = target.with_name(f".defaults-{os.getpid()}-{secrets.token_hex(4)}.json")
+    temp.write_text(json.dumps(defaults, indent=2) + "\n", encoding="utf-8")
+    os.replace(temp, target)
+
+
+def default_model(kind: str) -> StoredModel:
+    """The model used when none is named: the user's chosen default, else the bundled one."""
+    if kind not in KINDS:
+        raise ModelError(f"unknown model kind {kind!r} (expected one of {', '.join(KINDS)})")
+    chosen = _user_defaults().get(kind)
+    if chosen:
+        return open_model(chosen)
+    bundled_name = DEFAULT_NAMES.get(kind)
+    if bundled_name is not None:
+        folder = _bundled_folder(bundled_name)
+        if folder is not None:
+            return _load(folder, bundled_name, bundled=True)
+    mode = "classifier" if kind == "classifier" else kind
+    hint = (
+        f"no default {kind} model is installed: train one with "
+        f"'rhythmcan train DATA_DIR --mode {mode} --name NAME' and pass --model NAME"
+    )
+    if kind != "classifier":
+        hint += (
+            ", or import a TF.js model with "
+            "'rhythmcan models import PATH/model.json --name NAME'"
+        )
+    raise ModelError(hint)
+
+
+# --------------------------------------------------------------------------- locks, versions
+
+
+@contextlib.contextmanager
+def run_lock(name: str) -> Iterator[Path]:
+    """Hold the exclusive lock of training run ``name``; yields the run folder.
+
+    A second holder (another process) gets StoreError at once instead of waiting.
+    """
+    import fcntl
+
+    folder = run_path(name)
+    folder.mkdir(parents=True, exist_ok=True)
+    lock_file = folder / ".lock"
+    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as error:
+            try:
+                holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "unknown"
+            except OSError:
+                holder = "unknown"
+            raise StoreError(
+                f"a training run named {name!r} is already running (pid {holder}); "
+                "wait for it or choose another --name"
+            ) from error
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        try:
+            yield folder
+        finally:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+_VERSION_PACKAGES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
+    ("rhythmcan", ("rhythmcan",)),
+    ("numpy", ("numpy",)),
+    ("tensorflow", ("tensorflow", "tensorflow-cpu", "tensorflow-macos")),
+    ("keras", ("keras",)),
+    ("mido", ("mido",)),
+)
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of Python and the packages a model depends on (metadata only; no imports)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {"python": ".".join(str(x) for x in sys.version_info[:3])}
+    for label, dists in _VERSION_PACKAGES:
+        for dist in dists:
+            try:
+                versions[label] = version(dist)
+                break
+            except PackageNotFoundError:
+                continue
+    return versions
+
+
+__all__ = [
+    "BUNDLED_DIR",
+    "DEFAULT_NAMES",
+    "KINDS",
+    "BrokenModel",
+    "ModelCard",
+    "StoreListing",
+    "StoredModel",
+    "clean_leftovers",
+    "default_model",
+    "list_models",
+    "model_path",
+    "models_dir",
+    "open_model",
+    "package_versions",
+    "remove_model",
+    "run_lock",
+    "run_path",
+    "runs_dir",
+    "save_model",
+    "scan_models",
+    "set_default_model",
+    "store_root",
+    "validate_name",
+]
