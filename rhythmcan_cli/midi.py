@@ -1,0 +1,481 @@
+"""MIDI files in and out: drum tracks -> 2-bar windows, patterns -> type-1 MIDI files.
+
+Reading snaps every drum note-on to the file's own 16th grid (``ticks_per_beat / 4``), keeps
+only 4/4 stretches (each time-signature meta starts a new stretch and a new bar grid) and cuts
+32-step windows with a hop. Writing produces one type-1 file: a conductor track (name, tempo,
+4/4) and a drum track on channel 10 at the output pitches. Every parse failure of a file,
+whatever mido raises, becomes a :class:`MidiError`; the work per file is bounded so that a
+hostile file cannot hang a dataset build or exhaust memory.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, Final
+
+import mido
+import numpy as np
+import numpy.typing as npt
+
+from rhythmcan_cli.errors import DataError, MidiError, UsageError
+from rhythmcan_cli.grid import (
+    N_CLASSES,
+    OUTPUT_PITCHES,
+    PITCH_TO_CLASS,
+    STEPS,
+    STEPS_PER_BAR,
+    FloatArray,
+    check_batch,
+    check_pattern,
+)
+
+MAX_FILE_BYTES: Final = 16 * 1024 * 1024
+"""Files larger than this are refused: no drum loop is that big, and parsing it would be slow."""
+MAX_EVENTS: Final = 2_000_000
+"""Parsing stops with a MidiError after this many events (all tracks together)."""
+MAX_STEPS: Final = 1_000_000
+"""Longest 4/4 stretch read, in 16ths (about 35 hours at 120 bpm): bounds the grid's memory."""
+MAX_WINDOWS: Final = 200_000
+"""Most windows one file may yield (about 230 MB of float32)."""
+
+WRITE_PPQ: Final = 480
+"""Ticks per quarter note of written files."""
+_STEP_TICKS: Final = WRITE_PPQ // 4
+_GATE_TICKS: Final = WRITE_PPQ // 8
+MAX_SWING: Final = 0.75
+MIN_BPM: Final = 4.0
+MAX_BPM: Final = 1000.0
+MAX_LOOPS: Final = 10_000
+
+_INT_TO_CLASS: Final = np.full(128, -1, dtype=np.int64)
+for _pitch, _cls in PITCH_TO_CLASS.items():
+    _INT_TO_CLASS[_pitch] = _cls
+
+
+@dataclass(frozen=True)
+class MidiWindows:
+    """What one MIDI file yields: its windows, its unmapped drum pitches and its note count.
+
+    ``windows`` is ``(N, 32, 9)`` float32 (velocity / 127, the louder hit per cell);
+    ``unmapped`` counts drum-channel hits per pitch outside the 9-class vocabulary;
+    ``notes`` is the number of drum-channel note-ons in the whole file; ``steps_44`` and
+    ``steps_other`` are the 16ths spent in 4/4 and in other time signatures.
+    """
+
+    windows: FloatArray
+    unmapped: Counter[int] = field(default_factory=Counter)
+    notes: int = 0
+    steps_44: int = 0
+    steps_other: int = 0
+
+
+class _CountingReader:
+    """A binary reader for mido that stops parsing after ``MAX_EVENTS`` events.
+
+    mido's track reader asks ``tell()`` once per event, so counting those calls bounds the
+    work without a second pass over the bytes. ``read`` is the C ``BytesIO.read`` itself.
+    """
+
+    def __init__(self, data: bytes, limit: int) -> None:
+        self._buffer = io.BytesIO(data)
+        self.read = self._buffer.read
+        self._tell = self._buffer.tell
+        self._calls = 0
+        self._limit = limit
+
+    def tell(self) -> int:
+        self._calls += 1
+        if self._calls > self._limit:
+            raise MidiError(f"more than {self._limit:,} MIDI events: refused as too large")
+        return self._tell()
+
+
+def _load_bytes(source: Path | bytes) -> bytes:
+    if isinstance(source, bytes | bytearray | memoryview):
+        data = bytes(source)
+    else:
+        path = Path(source)
+        try:
+            size = path.stat().st_size
+            if size > MAX_FILE_BYTES:
+                raise MidiError(
+                    f"{path.name} is {size / 1e6:.1f} MB, larger than the"
+                    f" {MAX_FILE_BYTES // (1024 * 1024)} MB a drum MIDI file may have"
+                )
+            data = path.read_bytes()
+        except OSError as error:
+            raise MidiError(f"cannot read {path}: {error.strerror or error}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise MidiError(
+            f"MIDI data of {len(data) / 1e6:.1f} MB is larger than the"
+            f" {MAX_FILE_BYTES // (1024 * 1024)} MB a drum MIDI file may have"
+        )
+    return data
+
+
+def parse_midi(source: Path | bytes) -> mido.MidiFile:
+    """Parse a MIDI file with mido, turning every failure into a one-line MidiError."""
+    data = _load_bytes(source)
+    if not data:
+        raise MidiError("empty file (0 bytes), not a MIDI file")
+    if not data.startswith(b"MThd"):
+        raise MidiError("not a MIDI file (no 'MThd' header)")
+    try:
+        midi = mido.MidiFile(file=_CountingReader(data, MAX_EVENTS))
+    except MidiError:
+        raise
+    except EOFError:
+        raise MidiError("truncated MIDI file (ends in the middle of a track)") from None
+    except RecursionError:  # pragma: no cover - mido does not recurse, kept for safety
+        raise MidiError("MIDI file is malformed") from None
+    except Exception as error:  # mido raises OSError, ValueError, KeyError...
+        detail = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise MidiError(f"corrupt MIDI file: {detail}") from None
+    if midi.type == 2:
+        raise MidiError("type-2 MIDI files (independent sequences) are not supported")
+    if not isinstance(midi.ticks_per_beat, int) or midi.ticks_per_beat <= 0:
+        raise MidiError("MIDI files timed in SMPTE frames are not supported (need ticks per beat)")
+    return midi
+
+
+def _collect(
+    midi: mido.MidiFile, channel0: int
+) -> tuple[list[tuple[int, int, int]], list[tuple[int, int, int, int]], int]:
+    """Absolute-tick drum note-ons, time signatures (tick, order, num, den) and the end tick."""
+    notes: list[tuple[int, int, int]] = []
+    signatures: list[tuple[int, int, int, int]] = []
+    end = 0
+    order = 0
+    for track in midi.tracks:
+        tick = 0
+        for msg in track:
+            tick += msg.time
+            kind = msg.type
+            if kind == "note_on":
+                if msg.velocity > 0 and msg.channel == channel0:
+                    notes.append((tick, msg.note, msg.velocity))
+            elif kind == "time_signature":
+                signatures.append((tick, order, msg.numerator, msg.denominator))
+                order += 1
+        end = max(end, tick)
+    return notes, signatures, end
+
+
+def _stretches(
+    signatures: list[tuple[int, int, int, int]], end: int, bar_ticks: float
+) -> list[tuple[int, int | None, bool]]:
+    """(start, end or None for open, is_4_4) stretches of the file, in tick order."""
+    changes: dict[int, bool] = {0: True}  # files without a signature are 4/4
+    for tick, _order, numerator, denominator in sorted(signatures):
+        changes[tick] = numerator == 4 and denominator == 4  # the last meta at a tick wins
+    starts = sorted(changes)
+    result: list[tuple[int, int | None, bool]] = []
+    for index, start in enumerate(starts):
+        is44 = changes[start]
+        stop = starts[index + 1] if index + 1 < len(starts) else None
+        if result and result[-1][2] and is44 and (start - result[-1][0]) % bar_ticks == 0:
+            # a repeated 4/4 meta on the running bar grid does not break the grid
+            result[-1] = (result[-1][0], stop, True)
+            continue
+        result.append((start, stop, is44))
+    return result
+
+
+def read_midi_windows(
+    source: Path | bytes, *, channel: int = 10, hop: int = 16, min_onsets: int = 5
+) -> MidiWindows:
+    """Cut a drum MIDI file into 2-bar windows of 16ths (only its 4/4 stretches).
+
+    ``channel`` is 1-based (10 = GM drums). A window starts every ``hop`` 16ths from the start
+    of each 4/4 stretch and is kept when it holds at least ``min_onsets`` hits. Raises
+    MidiError when the file cannot be parsed or is absurdly large.
+    """
+    if not 1 <= channel <= 16:
+        raise UsageError(f"MIDI channel must be between 1 and 16, got {channel}")
+    if not 1 <= hop <= STEPS:
+        raise UsageError(f"hop must be between 1 and {STEPS} steps, got {hop}")
+    if not 0 <= min_onsets <= STEPS * N_CLASSES:
+        raise UsageError(f"min_onsets must be between 0 and {STEPS * N_CLASSES}, got {min_onsets}")
+    midi = parse_midi(source)
+    step = midi.ticks_per_beat / 4
+    notes, signatures, end = _collect(midi, channel - 1)
+
+    unmapped: Counter[int] = Counter()
+    if notes:
+        note_array = np.asarray(notes, dtype=np.int64)
+        ticks, pitches, velocities = note_array[:, 0], note_array[:, 1], note_array[:, 2]
+        classes = _INT_TO_CLASS[pitches]
+        outside = classes < 0
+        if outside.any():
+            found, counts = np.unique(pitches[outside], return_counts=True)
+            unmapped.update(dict(zip(found.tolist(), counts.tolist(), strict=True)))
+        mapped = ~outside
+        ticks, classes, values = ticks[mapped], classes[mapped], velocities[mapped] / 127.0
+        end = max(end, int(note_array[:, 0].max()))
+    else:
+        ticks = np.zeros(0, dtype=np.int64)
+        classes = np.zeros(0, dtype=np.int64)
+        values = np.zeros(0, dtype=np.float64)
+
+    pieces: list[FloatArray] = []
+    total_windows = 0
+    steps_44 = 0
+    steps_other = 0
+    for start, stop, is44 in _stretches(signatures, end, STEPS_PER_BAR * step):
+        stop_tick = end if stop is None else stop
+        length = max(0, math.floor((stop_tick - start) / step + 0.5))
+        if not is44:
+            steps_other += length
+            continue
+        # notes snap to the nearest 16th: a stretch owns [start - step/2, stop - step/2)
+        position = (ticks - start) / step
+        index = np.floor(position + 0.5).astype(np.int64)
+        if stop is None:
+            # the last stretch runs to the end of the bar holding the last hit: a file
+            # that stops mid-bar ends with a silent rest of that bar, and trailing empty
+            # bars before the end-of-track are not music
+            inside = index >= 0
+            last = int(index[inside].max()) + 1 if inside.any() else 0
+            length = -(-last // STEPS_PER_BAR) * STEPS_PER_BAR
+        else:
+            inside = (index >= 0) & (index < length)
+            # bars after the stretch's last hit hold nothing: no need to allocate them
+            last = int(index[inside].max()) + 1 if inside.any() else 0
+            length = min(length, -(-last // STEPS_PER_BAR) * STEPS_PER_BAR)
+        steps_44 += length
+        if length < STEPS:
+            continue
+        if length > MAX_STEPS:
+            raise MidiError(
+                f"a 4/4 stretch of {length:,} 16ths is longer than the {MAX_STEPS:,} read per file"
+            )
+        grid = np.zeros((length, N_CLASSES), dtype=np.float32)
+        np.maximum.at(grid, (index[inside], classes[inside]), values[inside].astype(np.float32))
+        starts = np.arange(0, length - STEPS + 1, hop)
+        per_step = np.concatenate(([0], np.cumsum((grid > 0).sum(axis=1))))
+        onsets = per_step[starts + STEPS] - per_step[starts]
+        starts = starts[onsets >= min_onsets]
+        total_windows += len(starts)
+        if total_windows > MAX_WINDOWS:
+            raise MidiError(f"more than {MAX_WINDOWS:,} windows in one file: refused as too large")
+        if len(starts):
+            pieces.append(grid[starts[:, None] + np.arange(STEPS)])
+    windows = (
+        np.concatenate(pieces).astype(np.float32, copy=False)
+        if pieces
+        else np.zeros((0, STEPS, N_CLASSES), dtype=np.float32)
+    )
+    return MidiWindows(windows, unmapped, len(notes), steps_44, steps_other)
+
+
+# ----------------------------------------------------------------------------------------
+# Writing
+
+
+def _as_patterns(patterns: Sequence[npt.ArrayLike] | npt.ArrayLike) -> FloatArray:
+    array = np.asarray(patterns, dtype=np.float32)
+    if array.ndim == 2:
+        return check_pattern(array)[None]
+    if isinstance(patterns, np.ndarray) or array.ndim == 3:
+        batch = check_batch(array)
+        if len(batch) == 0:
+            raise DataError("no patterns to write")
+        return batch
+    raise DataError(f"expected one (32, 9) pattern or a list of them, got shape {array.shape}")
+
+
+def _check_write_options(
+    threshold: float, bpm: float, swing: float, loops: int, pitches: Sequence[int]
+) -> tuple[int, ...]:
+    if not (math.isfinite(threshold) and 0.0 <= threshold <= 1.0):
+        raise UsageError(f"threshold must lie between 0 and 1, got {threshold}")
+    if not (math.isfinite(bpm) and MIN_BPM <= bpm <= MAX_BPM):
+        raise UsageError(f"bpm must lie between {MIN_BPM:g} and {MAX_BPM:g}, got {bpm}")
+    if not (math.isfinite(swing) and 0.0 <= swing <= MAX_SWING):
+        raise UsageError(f"swing must lie between 0 and {MAX_SWING}, got {swing}")
+    if (
+        isinstance(loops, bool)
+        or not isinstance(loops, int | np.integer)
+        or not (1 <= loops <= MAX_LOOPS)
+    ):
+        raise UsageError(f"loops must be a whole number between 1 and {MAX_LOOPS}, got {loops}")
+    out = tuple(int(p) for p in pitches)
+    if len(out) != N_CLASSES or any(not 0 <= p <= 127 for p in out):
+        raise UsageError(f"a pitch map needs {N_CLASSES} MIDI pitches between 0 and 127, got {out}")
+    return out
+
+
+def midi_bytes(
+    patterns: Sequence[npt.ArrayLike] | npt.ArrayLike,
+    *,
+    threshold: float = 0.2,
+    bpm: float = 120.0,
+    swing: float = 0.0,
+    loops: int = 1,
+    pitches: Sequence[int] = OUTPUT_PITCHES,
+    track_name: str = "rhythmcan",
+) -> bytes:
+    """One type-1 MIDI file (bytes) with ``patterns`` one after another, each ``loops`` times.
+
+    Cells strictly above ``threshold`` become hits with ``velocity = max(1, round(v * 127))``
+    and a 32nd-note gate (shortened under heavy swing so a note ends before the next 16th).
+    ``swing`` delays every second 16th by that share of a 16th.
+    """
+    batch = _as_patterns(patterns)
+    out_pitches = _check_write_options(threshold, bpm, swing, loops, pitches)
+    delay = round(swing * _STEP_TICKS)
+    gate_odd = min(_GATE_TICKS, _STEP_TICKS - delay) if delay else _GATE_TICKS
+
+    # (tick, 0 = off / 1 = on, pitch, velocity): offs sort before ons at the same tick
+    events: list[tuple[int, int, int, int]] = []
+    pattern_ticks = STEPS * _STEP_TICKS
+    offset = 0
+    for pattern in batch:
+        steps, cells = np.nonzero(pattern > threshold)
+        velocities = np.maximum(1, np.floor(pattern[steps, cells] * 127.0 + 0.5)).astype(int)
+        for _ in range(loops):
+            for s, c, v in zip(steps.tolist(), cells.tolist(), velocities.tolist(), strict=True):
+                odd = s % 2 == 1
+                on = offset + s * _STEP_TICKS + (delay if odd else 0)
+                gate = gate_odd if odd else _GATE_TICKS
+                events.append((on, 1, out_pitches[c], min(127, v)))
+                events.append((on + gate, 0, out_pitches[c], 0))
+            offset += pattern_ticks
+    events.sort()
+
+    name = str(track_name)
+    conductor = mido.MidiTrack(
+        [
+            mido.MetaMessage("track_name", name=name, time=0),
+            mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm), time=0),
+            mido.MetaMessage(
+                "time_signature",
+                numerator=4,
+                denominator=4,
+                clocks_per_click=24,
+                notated_32nd_notes_per_beat=8,
+                time=0,
+            ),
+            mido.MetaMessage("end_of_track", time=offset),
+        ]
+    )
+    drums = mido.MidiTrack([mido.MetaMessage("track_name", name=name, time=0)])
+    now = 0
+    for tick, is_on, pitch, velocity in events:
+        kind = "note_on" if is_on else "note_off"
+        drums.append(
+            mido.Message(
+                kind, channel=9, note=pitch, velocity=velocity if is_on else 0, time=tick - now
+            )
+        )
+        now = tick
+    drums.append(mido.MetaMessage("end_of_track", time=max(0, offset - now)))
+
+    midi = mido.MidiFile(type=1, ticks_per_beat=WRITE_PPQ, tracks=[conductor, drums])
+    buffer = io.BytesIO()
+    try:
+        midi.save(file=buffer)
+    except (ValueError, UnicodeEncodeError) as error:
+        raise UsageError(f"cannot write MIDI: {error}") from None
+    return buffer.getvalue()
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename (never half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def write_midi(
+    patterns: Sequence[npt.ArrayLike] | npt.ArrayLike,
+    dest: Path | BinaryIO,
+    *,
+    threshold: float = 0.2,
+    bpm: float = 120.0,
+    swing: float = 0.0,
+    loops: int = 1,
+    pitches: Sequence[int] = OUTPUT_PITCHES,
+    track_name: str = "rhythmcan",
+) -> None:
+    """Write :func:`midi_bytes` (same keyword options) to a path or a binary stream."""
+    data = midi_bytes(
+        patterns,
+        threshold=threshold,
+        bpm=bpm,
+        swing=swing,
+        loops=loops,
+        pitches=pitches,
+        track_name=track_name,
+    )
+    if isinstance(dest, str | os.PathLike):
+        path = Path(dest)
+        try:
+            _atomic_write(path, data)
+        except OSError as error:
+            raise DataError(f"cannot write {path}: {error.strerror or error}") from None
+    else:
+        dest.write(data)
+
+
+def write_midi_files(
+    patterns: Sequence[npt.ArrayLike] | npt.ArrayLike,
+    out_dir: Path,
+    *,
+    prefix: str = "pattern",
+    force: bool = False,
+    threshold: float = 0.2,
+    bpm: float = 120.0,
+    swing: float = 0.0,
+    loops: int = 1,
+    pitches: Sequence[int] = OUTPUT_PITCHES,
+    track_name: str = "rhythmcan",
+) -> list[Path]:
+    """Write one numbered file per pattern (``prefix-001.mid``...) into ``out_dir``.
+
+    Refuses (DataError naming the file) to overwrite an existing file unless ``force``;
+    checks every name before writing any. Options are those of :func:`midi_bytes`.
+    """
+    batch = _as_patterns(patterns)
+    if not prefix or any(sep in prefix for sep in ("/", "\\", "\0")):
+        raise UsageError(f"file prefix must be a plain name, got {prefix!r}")
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise DataError(f"{out_dir} exists and is not a folder")
+    width = max(3, len(str(len(batch))))
+    paths = [out_dir / f"{prefix}-{i + 1:0{width}d}.mid" for i in range(len(batch))]
+    if not force:
+        for path in paths:
+            if path.exists():
+                raise DataError(f"{path} already exists; use --force to overwrite it")
+    blobs = [
+        midi_bytes(
+            pattern,
+            threshold=threshold,
+            bpm=bpm,
+            swing=swing,
+            loops=loops,
+            pitches=pitches,
+            track_name=track_name,
+        )
+        for pattern in batch
+    ]
+    for path, data in zip(paths, blobs, strict=True):
+        try:
+            _atomic_write(path, data)
+        except OSError as error:
+            raise DataError(f"cannot write {path}: {error.strerror or error}") from None
+    return paths
