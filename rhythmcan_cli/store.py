@@ -311,7 +311,14 @@ class StoredModel:
             raise ModelError(
                 f"cannot read model {self.name!r}: {error.strerror or error}"
             ) from error
+        # The files were verified when the model was opened; check again that what was
+        # just read is still that (a concurrent 'models rm' or --force save could intervene).
+        self.verify(prefix="generator/")
         return Generator.from_layers_model(layers_model)
+
+    def verify(self, prefix: str = "") -> None:
+        """Re-check the checksums of the files under ``prefix`` (all by default)."""
+        _verify(self.path, self.card, self.name, prefix=prefix)
 
 
 @dataclass(frozen=True)
@@ -363,9 +370,14 @@ def _read_card(folder: Path, label: str) -> ModelCard:
         raise ModelError(f"model {label!r}: {error}") from error
 
 
-def _verify(folder: Path, card: ModelCard, label: str) -> None:
-    """Check every listed file's sha256, and that no unlisted file sits in the folder."""
+def _verify(folder: Path, card: ModelCard, label: str, *, prefix: str = "") -> None:
+    """Check every listed file's sha256, and that no unlisted file sits in the folder.
+
+    With ``prefix`` only the listed files under it are checked (no scan for extra files).
+    """
     for rel, expected in card.files.items():
+        if not rel.startswith(prefix):
+            continue
         target = folder / rel
         try:
             actual = _sha256_file(target)
@@ -384,6 +396,8 @@ def _verify(folder: Path, card: ModelCard, label: str) -> None:
                 f"model {label!r} failed its checksum: {rel} was changed or corrupted; "
                 "the model is not used (re-train, re-import or reinstall it)"
             )
+    if prefix:
+        return
     listed = set(card.files)
     try:
         present = [

@@ -480,3 +480,67 @@ def test_forced_replace_swaps_atomically_or_falls_back(monkeypatch: pytest.Monke
     store.save_model("m1", card(epochs=5), FILES, force=True)
     assert store.open_model("m1").card.epochs == 5
     assert store_entries() == ["m1"]
+
+
+# ---------------------------------------------------------------- generators and concurrent readers
+
+
+def test_generator_loads_through_the_engine_and_detects_late_changes() -> None:
+    import numpy as np
+
+    from tests.helpers import make_stored_model
+
+    model = make_stored_model("g", kind="cgan", genres=("a", "b"))
+    generator = model.generator()
+    assert generator.z_dim == 8 and generator.n_genres == 2
+    patterns = generator.generate(np.zeros((2, 8), np.float32), genres=np.array([0, 1]))
+    assert patterns.shape == (2, 32, 9)
+    weights = model.path / "generator" / "group1-shard1of1.bin"
+    data = bytearray(weights.read_bytes())
+    data[0] ^= 0x01
+    weights.write_bytes(bytes(data))  # changed after open_model verified it
+    with pytest.raises(ModelError, match="checksum"):
+        model.generator()
+    store.remove_model("g")
+    with pytest.raises(ModelError):
+        model.generator()
+
+
+READER = """
+import sys, time
+from rhythmcan_cli import store
+from rhythmcan_cli.errors import ModelError
+ok = gone = 0
+deadline = time.monotonic() + float(sys.argv[1])
+while time.monotonic() < deadline:
+    try:
+        store.open_model("shared").generator()
+        store.list_models()
+        ok += 1
+    except ModelError:
+        gone += 1
+print(ok, gone)
+"""
+
+
+def test_rm_and_replace_while_another_process_reads() -> None:
+    from tests.helpers import make_generator_files, make_stored_model
+
+    make_stored_model("shared")
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, "1.5"], env=subprocess_env(), stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )
+    files = [make_generator_files(seed=s) for s in (1, 2)]
+    deadline = time.monotonic() + 1.5
+    rounds = 0
+    while time.monotonic() < deadline:
+        store.remove_model("shared")
+        store.save_model("shared", card(), files[rounds % 2])
+        store.save_model("shared", card(), files[(rounds + 1) % 2], force=True)
+        rounds += 1
+    out, err = reader.communicate(timeout=60)
+    assert reader.returncode == 0, err  # no traceback: only loads or ModelError
+    ok, gone = (int(x) for x in out.split())
+    assert ok + gone > 0 and rounds > 0
+    assert [name for name in store_entries() if name.startswith(".")] == []
