@@ -447,7 +447,7 @@ def _read_one(job: tuple[str, int, int, int]) -> _FileResult:
     if found.notes == 0:
         reason, detail = REASON_NO_DRUMS, f"channel {channel}"
     elif found.steps_44 < STEPS:
-        reason, detail = REASON_NO_44, f"{found.steps_44} 16ths of 4/4"
+        reason, detail = REASON_NO_44, f"{found.steps_44 / 16:g} bars of 4/4"
     else:
         reason, detail = REASON_FEW_ONSETS, f"fewer than {min_onsets} hits in every window"
     return _FileResult(None, unmapped, found.notes, reason, detail)

@@ -94,3 +94,9 @@ Swing = Annotated[
 Loops = Annotated[
     int, typer.Option("--loops", min=1, max=64, help="Repeat each pattern this many times.")
 ]
+NoCache = Annotated[
+    bool,
+    typer.Option(
+        "--no-cache", help="Read every MIDI file again instead of using the cached dataset."
+    ),
+]
