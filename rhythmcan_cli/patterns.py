@@ -1,0 +1,298 @@
+"""Pattern JSON: the machine-readable form of sampled patterns (one JSON object per line).
+
+Every line is one pattern with everything needed to reproduce, vary or play it::
+
+    {"format": "rhythmcan.pattern/1", "model": "...", "kind": "can", "genre": null,
+     "seed": 1234, "index": 0, "z": [...], "threshold": 0.2, "class_names": [...],
+     "output_pitches": [...], "values": [[... 9 floats ...] x 32]}
+
+``genre`` is a genre name, a ``{name: weight}`` blend (weights sum to 1) or null.
+``values`` are rounded to 4 decimals and ``z`` to 6, so what is written is exactly what
+was used: a pattern read back plays and varies the same as the one sampled.
+
+``last.json`` under the store root keeps the last pattern sampled (``--vary last``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import sys
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, TextIO
+
+import numpy as np
+import numpy.typing as npt
+
+from rhythmcan_cli.errors import DataError
+from rhythmcan_cli.grid import N_CLASSES, STEPS, check_pattern
+
+FORMAT: Final = "rhythmcan.pattern/1"
+LAST_FILE: Final = "last.json"
+
+Genre = str | dict[str, float] | None
+
+
+@dataclass(frozen=True)
+class SampledPattern:
+    """One generated pattern and how it was made (model, genre, seed, index in the batch, z)."""
+
+    model: str
+    kind: str
+    genre: Genre
+    seed: int
+    index: int
+    z: npt.NDArray[np.float64]
+    threshold: float
+    class_names: tuple[str, ...]
+    output_pitches: tuple[int, ...]
+    values: npt.NDArray[np.float32]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of this pattern (values rounded to 4 decimals)."""
+        genre: Genre = dict(self.genre) if isinstance(self.genre, dict) else self.genre
+        return {
+            "format": FORMAT,
+            "model": self.model,
+            "kind": self.kind,
+            "genre": genre,
+            "seed": int(self.seed),
+            "index": int(self.index),
+            "z": [float(v) for v in self.z.tolist()],
+            "threshold": float(self.threshold),
+            "class_names": list(self.class_names),
+            "output_pitches": [int(p) for p in self.output_pitches],
+            "values": np.round(self.values.astype(np.float64), 4).tolist(),
+        }
+
+
+def genre_label(genre: Genre) -> str:
+    """A short human label: 'rock', 'rock 70% + funk 30%', or '' for no genre."""
+    if genre is None:
+        return ""
+    if isinstance(genre, str):
+        return genre
+    parts = sorted(genre.items(), key=lambda item: (-item[1], item[0]))
+    return " + ".join(f"{name} {weight * 100:.0f}%" for name, weight in parts)
+
+
+def to_json_line(pattern: SampledPattern) -> str:
+    """One pattern as one line of compact JSON (no trailing newline)."""
+    return json.dumps(pattern.to_dict(), separators=(",", ":"), allow_nan=False)
+
+
+def dumps_patterns(patterns: Iterable[SampledPattern]) -> str:
+    """Patterns as JSON lines, each ending with a newline."""
+    return "".join(to_json_line(p) + "\n" for p in patterns)
+
+
+def write_patterns(patterns: Iterable[SampledPattern], dest: Path | TextIO) -> None:
+    """Write patterns as JSON lines to a file path (atomically) or an open text stream."""
+    text = dumps_patterns(patterns)
+    if isinstance(dest, Path):
+        atomic_write(dest, text.encode("utf-8"))
+    else:
+        dest.write(text)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename (no half-written file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _fail(where: str, line: int, what: str) -> DataError:
+    return DataError(f"{where} line {line}: {what}")
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def pattern_from_dict(obj: object, *, where: str = "pattern", line: int = 1) -> SampledPattern:
+    """Validate one decoded JSON object and build a SampledPattern, or raise DataError."""
+    if not isinstance(obj, dict):
+        raise _fail(where, line, "not a rhythmcan pattern (expected a JSON object)")
+    if obj.get("format") != FORMAT:
+        raise _fail(where, line, f"not a rhythmcan pattern (format is not {FORMAT!r})")
+    missing = [
+        key
+        for key in ("model", "kind", "genre", "seed", "index", "z", "threshold", "class_names",
+                    "output_pitches", "values")
+        if key not in obj
+    ]
+    if missing:
+        raise _fail(where, line, f"pattern lacks {', '.join(missing)}")
+    model, kind, seed, index = obj["model"], obj["kind"], obj["seed"], obj["index"]
+    if not isinstance(model, str) or not isinstance(kind, str):
+        raise _fail(where, line, "'model' and 'kind' must be strings")
+    for key, value in (("seed", seed), ("index", index)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise _fail(where, line, f"'{key}' must be a non-negative integer")
+    genre = _genre(obj["genre"], where, line)
+    z = obj["z"]
+    if not isinstance(z, list) or not z or not all(_number(v) for v in z):
+        raise _fail(where, line, "'z' must be a non-empty list of numbers")
+    threshold = obj["threshold"]
+    if not _number(threshold) or not 0.0 <= float(threshold) <= 1.0:
+        raise _fail(where, line, "'threshold' must be a number between 0 and 1")
+    names = obj["class_names"]
+    if not isinstance(names, list) or len(names) != N_CLASSES or not all(
+        isinstance(n, str) for n in names
+    ):
+        raise _fail(where, line, f"'class_names' must be {N_CLASSES} strings")
+    pitches = obj["output_pitches"]
+    if not isinstance(pitches, list) or len(pitches) != N_CLASSES or not all(
+        isinstance(p, int) and not isinstance(p, bool) and 0 <= p <= 127 for p in pitches
+    ):
+        raise _fail(where, line, f"'output_pitches' must be {N_CLASSES} MIDI pitches (0-127)")
+    values = obj["values"]
+    if not isinstance(values, list) or len(values) != STEPS or not all(
+        isinstance(row, list) and len(row) == N_CLASSES and all(_number(v) for v in row)
+        for row in values
+    ):
+        raise _fail(where, line, f"'values' must be {STEPS} rows of {N_CLASSES} numbers")
+    try:
+        array = check_pattern(values)
+    except DataError as error:
+        raise _fail(where, line, str(error)) from None
+    return SampledPattern(
+        model=model,
+        kind=kind,
+        genre=genre,
+        seed=seed,
+        index=index,
+        z=np.asarray(z, dtype=np.float64),
+        threshold=float(threshold),
+        class_names=tuple(names),
+        output_pitches=tuple(pitches),
+        values=array,
+    )
+
+
+def _genre(value: object, where: str, line: int) -> Genre:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, dict) and value and all(
+        isinstance(k, str) and _number(v) and v >= 0 for k, v in value.items()
+    ):
+        return {str(k): float(v) for k, v in value.items()}
+    raise _fail(where, line, "'genre' must be a name, a {name: weight} blend or null")
+
+
+def loads_patterns(text: str, *, where: str = "input") -> list[SampledPattern]:
+    """Parse JSON lines (blank lines skipped); any line that is not a pattern raises DataError."""
+    patterns: list[SampledPattern] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            obj = json.loads(raw)
+        except ValueError:
+            raise _fail(where, number, "not a rhythmcan pattern (invalid JSON)") from None
+        patterns.append(pattern_from_dict(obj, where=where, line=number))
+    if not patterns:
+        raise DataError(
+            f"{where}: no patterns found (expected the JSON lines of 'rhythmcan sample')"
+        )
+    return patterns
+
+
+def read_patterns(source: str | Path | TextIO | None = None) -> list[SampledPattern]:
+    """Read pattern JSON lines from text (str), a file (Path), a stream, or stdin (None)."""
+    if source is None:
+        return loads_patterns(sys.stdin.read(), where="stdin")
+    if isinstance(source, Path):
+        try:
+            text = source.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise DataError(f"no such pattern file: {source}") from None
+        except (OSError, UnicodeDecodeError) as error:
+            raise DataError(f"cannot read patterns from {source}: {error}") from None
+        return loads_patterns(text, where=str(source))
+    if isinstance(source, str):
+        return loads_patterns(source)
+    return loads_patterns(source.read(), where=getattr(source, "name", "input"))
+
+
+def store_root() -> Path:
+    """The store root (``RHYTHMCAN_HOME`` or the platform's user data folder)."""
+    from rhythmcan_cli import store
+
+    return store.store_root()
+
+
+def last_path() -> Path:
+    """Where the last sampled pattern is kept."""
+    return store_root() / LAST_FILE
+
+
+def save_last(pattern: SampledPattern) -> Path:
+    """Keep ``pattern`` as the last one sampled (atomic write); returns the file."""
+    path = last_path()
+    atomic_write(path, (to_json_line(pattern) + "\n").encode("utf-8"))
+    return path
+
+
+def load_last() -> SampledPattern:
+    """The last pattern sampled, or DataError saying how to make one."""
+    path = last_path()
+    if not path.is_file():
+        raise DataError("no pattern sampled yet: run 'rhythmcan sample' first, then use 'last'")
+    return read_patterns(path)[-1]
+
+
+def resolve_patterns(ref: str | Path) -> list[SampledPattern]:
+    """Patterns named on the command line: ``last``, ``-`` (stdin) or a JSON lines file."""
+    if str(ref) == "last":
+        return [load_last()]
+    if str(ref) == "-":
+        return read_patterns(None)
+    return read_patterns(Path(ref))
+
+
+def stack_values(patterns: Sequence[SampledPattern]) -> npt.NDArray[np.float32]:
+    """The (N, 32, 9) float32 batch of the patterns' values."""
+    if not patterns:
+        return np.zeros((0, STEPS, N_CLASSES), dtype=np.float32)
+    return np.stack([p.values for p in patterns]).astype(np.float32, copy=False)
+
+
+def describe(pattern: SampledPattern) -> Mapping[str, object]:
+    """Model, genre and seed for titles and messages."""
+    return {"model": pattern.model, "genre": genre_label(pattern.genre), "seed": pattern.seed,
+            "index": pattern.index}
+
+
+__all__ = [
+    "FORMAT",
+    "Genre",
+    "SampledPattern",
+    "atomic_write",
+    "dumps_patterns",
+    "genre_label",
+    "last_path",
+    "load_last",
+    "loads_patterns",
+    "pattern_from_dict",
+    "read_patterns",
+    "resolve_patterns",
+    "save_last",
+    "stack_values",
+    "store_root",
+    "to_json_line",
+    "write_patterns",
+]
