@@ -442,12 +442,11 @@ def open_model(name_or_path: str | Path) -> StoredModel:
         except StoreError:
             is_name = False
     if is_name:
-        folder = _store_folder(text)
-        if folder is not None:
-            return _load(folder, text, bundled=False)
-        folder = _bundled_folder(text)
-        if folder is not None:
-            return _load(folder, text, bundled=True)
+        for folder, bundled in ((_store_folder(text), False), (_bundled_folder(text), True)):
+            if folder is not None:
+                model = _load(folder, text, bundled=bundled)
+                model.card.name = text  # the folder name is the name users type
+                return model
     path = Path(text).expanduser()
     if path.is_file() and path.name == CARD_FILE:
         path = path.parent

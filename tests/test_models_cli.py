@@ -178,13 +178,26 @@ def test_import_stores_a_tfjs_generator(tmp_path: Path) -> None:
     assert code == 1 and "--force" in err
 
 
+def test_import_the_2020_release_model(tokui_model: Path) -> None:
+    pytest.importorskip("rhythmcan_cli.tfjs")
+    code, _, err = invoke("models", "import", str(tokui_model), "--name", "tokui", "--kind", "can")
+    assert code == 0, err
+    code, out, _ = invoke("models", "show", "tokui", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["kind"] == "can" and data["z_dim"] == 100
+    assert store.open_model("tokui").generator().z_dim == 100
+
+
 PROBE = """
 import sys
+from pathlib import Path
 from typer.testing import CliRunner
 from rhythmcan_cli.cli.app import app
-from tests.helpers import make_stored_model
+from tests.helpers import make_generator_files, make_stored_model
 make_stored_model("m")
+make_generator_files(Path(sys.argv[1]))
 codes = [CliRunner().invoke(app, args).exit_code for args in (
+    ["models", "import", sys.argv[1] + "/generator/model.json", "--name", "imp"],
     ["models", "list"], ["models", "list", "--json"], ["models", "show", "m"],
     ["models", "show", "m", "--json"], ["models", "path", "m"], ["models", "default"],
     ["models", "rm", "m", "--yes"])]
@@ -193,12 +206,12 @@ print(codes, heavy)
 """
 
 
-def test_models_commands_never_import_tensorflow() -> None:
+def test_models_commands_never_import_tensorflow(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-c", PROBE], env=subprocess_env(), capture_output=True, text=True,
-        check=True, cwd=Path(__file__).resolve().parent.parent,
+        [sys.executable, "-c", PROBE, str(tmp_path)], env=subprocess_env(), capture_output=True,
+        text=True, check=True, cwd=Path(__file__).resolve().parent.parent,
     )
-    assert done.stdout.strip() == "[0, 0, 0, 0, 0, 0, 0] []"
+    assert done.stdout.strip() == "[0, 0, 0, 0, 0, 0, 0, 0] []"
 
 
 def test_exit_codes_through_the_real_entry_point() -> None:
