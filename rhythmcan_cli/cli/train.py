@@ -1,15 +1,307 @@
-"""`rhythmcan train`: Train a drum-pattern GAN (gan, cgan, can) or a genre classifier on a MIDI folder."""
+"""`rhythmcan train`: train a drum-pattern GAN (gan, cgan, can) or a genre classifier."""
 
 from __future__ import annotations
 
-from rhythmcan_cli.cli.console import run
-from rhythmcan_cli.errors import NotAvailableError
+import json
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import Enum
+from types import FrameType
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from rhythmcan_cli.cli import options as opt
+from rhythmcan_cli.cli.console import err, out, progress_bar, run
+from rhythmcan_cli.errors import UsageError
+from rhythmcan_cli.progress import ProgressEvent
+
+if TYPE_CHECKING:
+    from rhythmcan_cli.train import TrainResult
+
+SIZES = "Model sizes"
+LOOP = "Training loop"
 
 
-def train() -> None:
-    """Train a drum-pattern GAN (gan, cgan, can) or a genre classifier on a MIDI folder."""
+class Mode(str, Enum):
+    """What to train."""
 
-    def action() -> None:
-        raise NotAvailableError("'rhythmcan train' is not available yet in this version")
+    gan = "gan"
+    cgan = "cgan"
+    can = "can"
+    classifier = "classifier"
 
-    run(action)
+
+class Strategy(str, Enum):
+    """How to spread training over devices."""
+
+    default = "default"
+    mirrored = "mirrored"
+
+
+def _parse_dense(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise UsageError(
+            f"--dense takes comma-separated sizes like 512,1024, got {text!r}"
+        ) from None
+    if not sizes:
+        raise UsageError("--dense needs at least one size, e.g. 512,1024")
+    return sizes
+
+
+@contextmanager
+def _ctrl_c(stop: threading.Event, training: threading.Event) -> Iterator[None]:
+    """First Ctrl-C in training: finish the step, checkpoint, stop. Earlier or twice: abort."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if not training.is_set() or stop.is_set():
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            raise KeyboardInterrupt
+        stop.set()
+        err.print("stopping after this step and saving a checkpoint (Ctrl-C again to abort)")
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _summary(result: TrainResult, as_json: bool) -> None:
+    if as_json:
+        data: dict[str, Any] = {
+            "name": result.name,
+            "mode": result.mode,
+            "epochs": result.epochs,
+            "steps": result.steps,
+            "interrupted": result.interrupted,
+            "model_path": str(result.model_path) if result.model_path else None,
+            "run_dir": str(result.run_dir),
+            "resumed_from_epoch": result.resumed_from_epoch,
+            "final_losses": result.final_losses,
+            "device": result.device,
+        }
+        out.print_json(json.dumps(data))
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{result.mode} '{result.name}'", show_header=False)
+    table.add_row("epochs", str(result.epochs))
+    table.add_row("steps", str(result.steps))
+    table.add_row("device", result.device)
+    for key, value in result.final_losses.items():
+        table.add_row(key, f"{value:.4g}")
+    table.add_row("run folder", str(result.run_dir))
+    if result.model_path:
+        table.add_row("model", str(result.model_path))
+    out.print(table)
+
+
+def train(
+    data_dir: opt.DataDir,
+    name: Annotated[str, typer.Option("--name", "-n", help="Name of the model (and its run).")],
+    mode: Annotated[Mode, typer.Option("--mode", "-m", help="What to train.")] = Mode.can,
+    epochs: Annotated[
+        int,
+        typer.Option(
+            "--epochs", "-e", min=1, help="Epochs to reach (a resumed run counts its own)."
+        ),
+    ] = 50,
+    labels: opt.Labels = None,
+    path_column: opt.PathColumn = "midi_filename",
+    label_column: opt.LabelColumn = "style",
+    full_label: opt.FullLabel = False,
+    where: opt.Where = None,
+    channel: opt.Channel = 10,
+    hop: opt.Hop = 16,
+    min_onsets: opt.MinOnsets = 5,
+    batch_size: Annotated[
+        int,
+        typer.Option(
+            "--batch-size", min=1, max=65536, help="Patterns per step.", rich_help_panel=LOOP
+        ),
+    ] = 64,
+    validation: Annotated[
+        float,
+        typer.Option(
+            "--validation",
+            min=0.0,
+            max=0.9,
+            help="Share of files held out for validation.",
+            rich_help_panel=LOOP,
+        ),
+    ] = 0.1,
+    checkpoint_every: Annotated[
+        int,
+        typer.Option(
+            "--checkpoint-every",
+            min=0,
+            help="Epochs between checkpoints (0: only at the end).",
+            rich_help_panel=LOOP,
+        ),
+    ] = 5,
+    d_steps: Annotated[
+        int,
+        typer.Option(
+            "--d-steps",
+            min=1,
+            max=100,
+            help="Discriminator steps per generator step.",
+            rich_help_panel=LOOP,
+        ),
+    ] = 3,
+    z_sigma_sample: Annotated[
+        float,
+        typer.Option(
+            "--z-sigma-sample",
+            min=0.01,
+            max=10.0,
+            help="z sigma recorded for sampling (training always uses 0.5).",
+            rich_help_panel=LOOP,
+        ),
+    ] = 1.0,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue the run NAME from its last checkpoint.")
+    ] = False,
+    force: opt.Force = False,
+    seed: opt.Seed = None,
+    tensorboard: Annotated[
+        bool, typer.Option("--tensorboard", help="Write TensorBoard logs into the run folder.")
+    ] = False,
+    strategy: Annotated[
+        Strategy,
+        typer.Option("--strategy", help="mirrored: all visible GPUs, or a TF_CONFIG cluster."),
+    ] = Strategy.default,
+    lstm_units: Annotated[
+        int,
+        typer.Option(
+            "--lstm-units", min=1, max=4096, help="Generator LSTM units.", rich_help_panel=SIZES
+        ),
+    ] = 128,
+    dense: Annotated[
+        str,
+        typer.Option(
+            "--dense",
+            help="Generator dense sizes, the last a multiple of 32.",
+            rich_help_panel=SIZES,
+        ),
+    ] = "512,1024",
+    d_lstm_units: Annotated[
+        int,
+        typer.Option(
+            "--d-lstm-units",
+            min=1,
+            max=4096,
+            help="Real/fake branch BiLSTM units.",
+            rich_help_panel=SIZES,
+        ),
+    ] = 64,
+    d_dense: Annotated[
+        int,
+        typer.Option(
+            "--d-dense",
+            min=1,
+            max=65536,
+            help="Real/fake branch dense units.",
+            rich_help_panel=SIZES,
+        ),
+    ] = 256,
+    genre_lstm_units: Annotated[
+        int,
+        typer.Option(
+            "--genre-lstm-units",
+            min=1,
+            max=4096,
+            help="Genre branch (and classifier) BiLSTM units.",
+            rich_help_panel=SIZES,
+        ),
+    ] = 128,
+    genre_dense: Annotated[
+        int,
+        typer.Option(
+            "--genre-dense",
+            min=1,
+            max=65536,
+            help="Genre branch (and classifier) dense units.",
+            rich_help_panel=SIZES,
+        ),
+    ] = 512,
+    as_json: opt.Json = False,
+    quiet: opt.Quiet = False,
+) -> None:
+    """Train a drum-pattern GAN (gan, cgan, can) or a genre classifier on a MIDI folder.
+
+    Ctrl-C finishes the current step, saves a checkpoint and exits 130; continue with
+    the same command plus --resume. The model lands in the store as NAME.
+    """
+    stop = threading.Event()
+    training = threading.Event()
+
+    def action() -> TrainResult:
+        from rhythmcan_cli.dataset import parse_where
+        from rhythmcan_cli.train import TrainConfig, train_from_folder
+
+        config = TrainConfig(
+            batch_size=batch_size,
+            d_steps=d_steps,
+            z_sigma_sample=z_sigma_sample,
+            dense=_parse_dense(dense),
+            lstm_units=lstm_units,
+            d_lstm_units=d_lstm_units,
+            d_dense_units=d_dense,
+            genre_lstm_units=genre_lstm_units,
+            genre_dense_units=genre_dense,
+            validation=validation,
+            checkpoint_every=checkpoint_every,
+            seed=seed,
+            tensorboard=tensorboard,
+        )
+        dataset_options: dict[str, Any] = {
+            "labels_csv": labels,
+            "path_column": path_column,
+            "label_column": label_column,
+            "primary_label": not full_label,
+            "where": parse_where(where or ()),
+            "channel": channel,
+            "hop": hop,
+            "min_onsets": min_onsets,
+        }
+        with progress_bar("training", quiet=quiet) as bar, _ctrl_c(stop, training):
+
+            def callback(event: ProgressEvent) -> None:
+                if event.task == "train":
+                    training.set()
+                bar(event)
+
+            return train_from_folder(
+                data_dir,
+                dataset_options=dataset_options,
+                mode=mode.value,
+                name=name,
+                epochs=epochs,
+                config=config,
+                resume=resume,
+                force=force,
+                strategy=strategy.value,
+                progress=callback,
+                stop=stop,
+            )
+
+    result = run(action)
+    if result.interrupted:
+        _summary(result, as_json)
+        err.print(
+            f"interrupted at epoch {result.epochs}, step {result.steps}; checkpoint saved in "
+            f"{result.run_dir}. Resume with the same command plus --resume "
+            f"(rhythmcan train {data_dir} --mode {mode.value} --name {name} --resume ...)",
+            highlight=False,
+        )
+        raise typer.Exit(130)
+    _summary(result, as_json)

@@ -1,0 +1,1100 @@
+"""Training: gan, cgan, can (Creative-GAN) and the genre classifier, with checkpoints and resume.
+
+One custom train step per side, compiled with ``tf.function``. The generator's step
+computes its loss through the discriminator (called with ``training=False``, so its
+BatchNorm uses its moving statistics and its dropout is off) and applies gradients to the
+generator's variables only: no ``trainable`` toggling, no ``train_on_batch``.
+
+Deliberate decisions (see docs/training.md):
+
+- The Creative-GAN's genre head is trained on REAL patterns only (the CAN paper), not on
+  fakes with the real batch's labels (what the 2020 notebook did by accident).
+- z ~ N(0, 0.5^2) in training; cards record ``z_sigma_sample = 1.0`` like the Max for Live
+  device, because 0.5 at sampling gives visibly less varied patterns. Both are recorded.
+- Loss-ratio pause: when one side's loss exceeds the other's by ``loss_ratio``, the
+  *winning* side (the smaller loss) skips its next step so the losing side catches up.
+- Noise and batch order come from numpy generators seeded by (seed, epoch, batch), fed in
+  with the data: a resumed run sees exactly the batches an uninterrupted one would, and a
+  MirroredStrategy run sees the same inputs as a single device.
+
+A run lives in ``<store root>/runs/<name>/``: ``run.json`` (mode, config, seed, data
+fingerprint), ``checkpoints/`` (tf.train.Checkpoint: models, optimizers, counters),
+``metrics.jsonl`` (one JSON object per epoch) and ``tensorboard/`` on request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import math
+import os
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from rhythmcan_cli.errors import DataError, ModelError, StoreError, UsageError
+from rhythmcan_cli.grid import DEFAULT_THRESHOLD
+from rhythmcan_cli.progress import ProgressCallback, report
+
+if TYPE_CHECKING:
+    import keras
+    import tensorflow as tf
+
+    from rhythmcan_cli.dataset import Dataset
+
+MODES = ("gan", "cgan", "can", "classifier")
+STRATEGIES = ("default", "mirrored")
+RUN_FILE = "run.json"
+METRICS_FILE = "metrics.jsonl"
+CLASSIFIER_FILE = "classifier.keras"
+GENERATOR_FILES = ("generator/model.json", "generator/group1-shard1of1.bin")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyper-parameters and sizes of one run. Defaults are the paper's (method.md 3-4)."""
+
+    batch_size: int = 64
+    d_steps: int = 3
+    """Discriminator steps per generator step."""
+    loss_ratio: float = 5.0
+    """Pause the winning side for one step when one loss exceeds the other by this ratio."""
+    z_dim: int = 100
+    z_sigma_train: float = 0.5
+    z_sigma_sample: float = 1.0
+    lr_d: float = 1e-5
+    lr_g: float = 1e-4
+    lr_classifier: float = 1e-3
+    dense: tuple[int, ...] = (512, 1024)
+    lstm_units: int = 128
+    dropout: float = 0.1
+    d_lstm_units: int = 64
+    d_dense_units: int = 256
+    genre_lstm_units: int = 128
+    genre_dense_units: int = 512
+    real_label: float | None = None
+    """Target for real patterns; None: 0.9 (one-sided smoothing) for cgan, 1.0 otherwise."""
+    validation: float = 0.1
+    """Share of files held out for validation (split by file, never by window)."""
+    checkpoint_every: int = 5
+    """Epochs between checkpoints (0: only at the end and on interruption)."""
+    seed: int | None = None
+    tensorboard: bool = False
+    threshold: float = DEFAULT_THRESHOLD
+    description: str = ""
+    attribution: str = ""
+
+    def check(self) -> None:
+        """Raise UsageError (one line) for values out of range."""
+        problems = [
+            (self.batch_size >= 1, f"--batch-size must be at least 1, got {self.batch_size}"),
+            (self.d_steps >= 1, f"discriminator steps must be at least 1, got {self.d_steps}"),
+            (self.loss_ratio > 1.0, f"the loss ratio must be above 1, got {self.loss_ratio}"),
+            (self.z_sigma_train > 0 and self.z_sigma_sample > 0, "z sigma must be positive"),
+            (min(self.lr_d, self.lr_g, self.lr_classifier) > 0, "learning rates must be positive"),
+            (
+                0.0 <= self.validation < 1.0,
+                f"--validation must be in [0, 1), got {self.validation}",
+            ),
+            (self.checkpoint_every >= 0, "--checkpoint-every must be 0 or more"),
+            (
+                min(
+                    self.d_lstm_units,
+                    self.d_dense_units,
+                    self.genre_lstm_units,
+                    self.genre_dense_units,
+                    self.lstm_units,
+                )
+                >= 1,
+                "layer sizes must be positive",
+            ),
+            (0.0 <= self.threshold <= 1.0, f"threshold must be in [0, 1], got {self.threshold}"),
+        ]
+        for ok, message in problems:
+            if not ok:
+                raise UsageError(message)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (tuples become lists)."""
+        return {
+            k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
+        """Inverse of :meth:`to_dict`; unknown keys are ignored (older/newer run files)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in names}
+        if "dense" in values:
+            values["dense"] = tuple(values["dense"])
+        return cls(**values)
+
+
+@dataclass
+class TrainResult:
+    """What a run did: where its model and run folder are, how far it got, its last losses."""
+
+    name: str
+    mode: str
+    epochs: int
+    """Epochs completed (counting those before a resume)."""
+    steps: int
+    """Batches processed (discriminator or classifier steps), counting those before a resume."""
+    interrupted: bool
+    run_dir: Path
+    model_path: Path | None
+    resumed_from_epoch: int | None
+    final_losses: dict[str, float]
+    device: str
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    def resume_hint(self) -> str:
+        """The command line that continues this run."""
+        return f"rhythmcan train ... --name {self.name} --resume"
+
+
+# ---------------------------------------------------------------------------- store glue
+
+
+def run_dir(name: str) -> Path:
+    """``<store root>/runs/<name>/`` (the name is validated first)."""
+    from rhythmcan_cli import store
+
+    return store.run_path(name)
+
+
+def _model_exists(name: str) -> bool:
+    """True when the user's store (not the bundled defaults) holds a model ``name``."""
+    from rhythmcan_cli import store
+
+    return (store.models_dir() / name).exists()
+
+
+def _lock(name: str) -> contextlib.AbstractContextManager[Any]:
+    from rhythmcan_cli import store
+
+    lock = getattr(store, "run_lock", None)
+    return lock(name) if callable(lock) else contextlib.nullcontext()
+
+
+# ---------------------------------------------------------------------------- checks
+
+
+def check_request(
+    mode: str, name: str, epochs: int, config: TrainConfig, strategy: str | None
+) -> None:
+    """Validate everything that needs no data, so bad input fails before a dataset build."""
+    from rhythmcan_cli import store
+
+    if mode not in MODES:
+        raise UsageError(f"unknown mode {mode!r}: choose one of {', '.join(MODES)}")
+    if strategy is not None and strategy not in STRATEGIES:
+        raise UsageError(f"unknown strategy {strategy!r}: choose one of {', '.join(STRATEGIES)}")
+    if epochs < 1:
+        raise UsageError(f"--epochs must be at least 1, got {epochs}")
+    config.check()
+    store.validate_name(name)
+    if config.dense and config.dense[-1] % 32:
+        raise UsageError(f"the last dense size must be a multiple of 32, got {config.dense[-1]}")
+
+
+def check_data(data: Dataset, mode: str) -> None:
+    """Refuse datasets training cannot use: no windows, or fewer than 2 genres where needed."""
+    if len(data.x) == 0:
+        raise DataError(
+            "the dataset has no usable 2-bar windows: check the folder, --channel and --min-onsets"
+        )
+    if mode in ("cgan", "can", "classifier") and len(data.genres) < 2:
+        found = data.genres[0] if data.genres else "none"
+        raise DataError(
+            f"mode {mode!r} needs at least 2 genres, found 1 ({found}): use sub-folders per genre "
+            "or --labels, or train --mode gan"
+        )
+
+
+# ---------------------------------------------------------------------------- strategy
+
+
+def make_strategy(kind: str | None) -> tf.distribute.Strategy:
+    """``default``: one device (a GPU when TensorFlow sees one); ``mirrored``: data-parallel.
+
+    ``mirrored`` uses MultiWorkerMirroredStrategy when ``TF_CONFIG`` is set (a cluster),
+    MirroredStrategy over all visible GPUs (or the CPU) otherwise.
+    """
+    import tensorflow as tf
+
+    if kind in (None, "default"):
+        return tf.distribute.get_strategy()
+    if kind != "mirrored":
+        raise UsageError(f"unknown strategy {kind!r}: choose one of {', '.join(STRATEGIES)}")
+    if os.environ.get("TF_CONFIG"):
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    gpus = tf.config.list_logical_devices("GPU")
+    if gpus:
+        return tf.distribute.MirroredStrategy([d.name for d in gpus])
+    cpus = tf.config.list_logical_devices("CPU")
+    return tf.distribute.MirroredStrategy([d.name for d in cpus])
+
+
+def _is_chief() -> bool:
+    """True unless this process is a non-chief worker of a TF_CONFIG cluster."""
+    raw = os.environ.get("TF_CONFIG")
+    if not raw:
+        return True
+    task = json.loads(raw).get("task", {})
+    cluster = json.loads(raw).get("cluster", {})
+    if task.get("type") == "chief":
+        return True
+    return (
+        "chief" not in cluster and task.get("type") == "worker" and int(task.get("index", 0)) == 0
+    )
+
+
+# ---------------------------------------------------------------------------- the trainer
+
+
+class _Trainer:
+    """Models, optimizers and the compiled steps of one mode under one strategy."""
+
+    def __init__(
+        self, mode: str, n_genres: int, config: TrainConfig, strategy: tf.distribute.Strategy
+    ) -> None:
+        import keras
+        import tensorflow as tf
+
+        from rhythmcan_cli import losses, models
+
+        self.mode = mode
+        self.k = n_genres
+        self.config = config
+        self.strategy = strategy
+        self.replicas = int(strategy.num_replicas_in_sync)
+        if config.batch_size % self.replicas:
+            raise UsageError(
+                f"--batch-size {config.batch_size} must be a multiple of the "
+                f"{self.replicas} replicas"
+            )
+        self.w = losses.ambiguity_weight(max(n_genres, 1))
+        real = config.real_label
+        self.real_label = real if real is not None else (0.9 if mode == "cgan" else 1.0)
+        c = config
+        with strategy.scope():
+            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+            self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+            self.batch = tf.Variable(0, dtype=tf.int64, trainable=False, name="batch_in_epoch")
+            self.g_updates = tf.Variable(0, dtype=tf.int64, trainable=False, name="g_updates")
+            self.d_updates = tf.Variable(0, dtype=tf.int64, trainable=False, name="d_updates")
+            self.generator: keras.Model | None = None
+            self.discriminator: keras.Model | None = None
+            self.classifier: keras.Model | None = None
+            if mode == "classifier":
+                self.classifier = models.build_classifier(
+                    n_genres, c.genre_lstm_units, c.genre_dense_units, c.dropout
+                )
+                self.opt_c = keras.optimizers.Adam(c.lr_classifier)
+                self.opt_c.build(self.classifier.trainable_variables)
+            else:
+                self.generator = models.build_generator(
+                    c.z_dim, n_genres if mode == "cgan" else None, c.dense, c.lstm_units, c.dropout
+                )
+                if mode == "gan":
+                    self.discriminator = models.build_discriminator(c.d_lstm_units, c.d_dense_units)
+                elif mode == "cgan":
+                    self.discriminator = models.build_conditional_discriminator(
+                        n_genres, dense_units=c.d_dense_units
+                    )
+                else:
+                    self.discriminator = models.build_can_discriminator(
+                        n_genres,
+                        c.d_lstm_units,
+                        c.d_dense_units,
+                        c.genre_lstm_units,
+                        c.genre_dense_units,
+                        c.dropout,
+                    )
+                self.opt_d = keras.optimizers.Adam(c.lr_d)
+                self.opt_g = keras.optimizers.Adam(c.lr_g)
+                self.opt_d.build(self.discriminator.trainable_variables)
+                self.opt_g.build(self.generator.trainable_variables)
+        self.checkpoint = tf.train.Checkpoint(**self._trackables())
+        self._d_fn = tf.function(self._distributed(self._d_step))
+        self._g_fn = tf.function(self._distributed(self._g_step))
+        self._c_fn = tf.function(self._distributed(self._c_step))
+        self._eval_fn = tf.function(self._eval_step)
+
+    def _trackables(self) -> dict[str, Any]:
+        items: dict[str, Any] = {
+            "step": self.step,
+            "epoch": self.epoch,
+            "batch": self.batch,
+            "g_updates": self.g_updates,
+            "d_updates": self.d_updates,
+        }
+        if self.classifier is not None:
+            items.update(classifier=self.classifier, classifier_optimizer=self.opt_c)
+        else:
+            items.update(
+                generator=self.generator,
+                discriminator=self.discriminator,
+                generator_optimizer=self.opt_g,
+                discriminator_optimizer=self.opt_d,
+            )
+        return items
+
+    # -- distribution helpers
+
+    def _distributed(
+        self, fn: Callable[..., dict[str, tf.Tensor]]
+    ) -> Callable[..., dict[str, tf.Tensor]]:
+        import tensorflow as tf
+
+        strategy = self.strategy
+
+        def run(*args: tf.Tensor) -> dict[str, tf.Tensor]:
+            per_replica = strategy.run(fn, args=args)
+            return {
+                k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
+                for k, v in per_replica.items()
+            }
+
+        return run
+
+    def distribute(self, *arrays: np.ndarray) -> tuple[Any, ...]:
+        """Split a global batch across replicas (identity on one device)."""
+        import tensorflow as tf
+
+        if self.replicas == 1 and not os.environ.get("TF_CONFIG"):
+            return tuple(tf.constant(a) for a in arrays)
+        share = arrays[0].shape[0] // self.replicas
+
+        def per_replica(ctx: tf.distribute.InputContext) -> tuple[tf.Tensor, ...]:
+            i = ctx.replica_id_in_sync_group
+            return tuple(tf.constant(a[i * share : (i + 1) * share]) for a in arrays)
+
+        values = self.strategy.experimental_distribute_values_from_function(per_replica)
+        return tuple(values)
+
+    def _avg(self, per_example: tf.Tensor) -> tf.Tensor:
+        import tensorflow as tf
+
+        return tf.nn.compute_average_loss(per_example, global_batch_size=self.config.batch_size)
+
+    @staticmethod
+    def _reg(model: keras.Model) -> tf.Tensor:
+        import tensorflow as tf
+
+        if not model.losses:
+            return tf.constant(0.0)
+        return tf.nn.scale_regularization_loss(tf.add_n(model.losses))
+
+    def _generate(self, z: tf.Tensor, y: tf.Tensor, training: bool) -> tf.Tensor:
+        assert self.generator is not None
+        if self.mode == "cgan":
+            return self.generator([z, y[:, None]], training=training)
+        return self.generator(z, training=training)
+
+    def _judge(
+        self, x: tf.Tensor, y: tf.Tensor, training: bool
+    ) -> tuple[tf.Tensor, tf.Tensor | None]:
+        """Real/fake probabilities (N, 1) and, in can mode, genre probabilities (N, K)."""
+        assert self.discriminator is not None
+        if self.mode == "cgan":
+            return self.discriminator([x, y[:, None]], training=training), None
+        if self.mode == "can":
+            real, genre = self.discriminator(x, training=training)
+            return real, genre
+        return self.discriminator(x, training=training), None
+
+    # -- steps (run per replica)
+
+    def _d_step(self, x: tf.Tensor, y: tf.Tensor, z: tf.Tensor) -> dict[str, tf.Tensor]:
+        import tensorflow as tf
+
+        from rhythmcan_cli import losses
+
+        assert self.discriminator is not None
+        fake = self._generate(z, y, training=True)
+        with tf.GradientTape() as tape:
+            real_p, genre_p = self._judge(x, y, training=True)
+            fake_p, _ = self._judge(fake, y, training=True)
+            rf = losses.binary_crossentropy(real_p, self.real_label) + losses.binary_crossentropy(
+                fake_p, 0.0
+            )
+            out = {"d_real_fake": self._avg(rf)}
+            total = out["d_real_fake"]
+            if genre_p is not None:
+                # Genre head on REAL data only (the CAN paper's choice, see module docstring).
+                out["d_genre"] = self._avg(losses.categorical_crossentropy(y, genre_p))
+                out["genre_acc"] = self._avg(losses.accuracy(y, genre_p))
+                total = total + self.w * out["d_genre"]
+            total = total + self._reg(self.discriminator)
+        variables = self.discriminator.trainable_variables
+        grads = tape.gradient(total, variables)
+        self.opt_d.apply_gradients(zip(grads, variables, strict=True))
+        out["d_loss"] = total
+        out["d_acc"] = self._avg(
+            0.5
+            * (
+                tf.cast(tf.reshape(real_p, [-1]) > 0.5, tf.float32)
+                + tf.cast(tf.reshape(fake_p, [-1]) <= 0.5, tf.float32)
+            )
+        )
+        return out
+
+    def _g_step(self, y: tf.Tensor, z: tf.Tensor) -> dict[str, tf.Tensor]:
+        import tensorflow as tf
+
+        from rhythmcan_cli import losses
+
+        assert self.generator is not None
+        with tf.GradientTape() as tape:
+            fake = self._generate(z, y, training=True)
+            # D judges with training=False: BatchNorm keeps its real-data statistics and
+            # D's variables are simply not in the gradient list (no trainable toggling).
+            fake_p, genre_p = self._judge(fake, y, training=False)
+            out = {"g_adversarial": self._avg(losses.binary_crossentropy(fake_p, 1.0))}
+            total = out["g_adversarial"]
+            if genre_p is not None:
+                out["g_ambiguity"] = self._avg(losses.ambiguity_loss(genre_p))
+                total = total + self.w * out["g_ambiguity"]
+        variables = self.generator.trainable_variables
+        grads = tape.gradient(total, variables)
+        self.opt_g.apply_gradients(zip(grads, variables, strict=True))
+        out["g_loss"] = total
+        return out
+
+    def _c_step(self, x: tf.Tensor, y: tf.Tensor) -> dict[str, tf.Tensor]:
+        import tensorflow as tf
+
+        from rhythmcan_cli import losses
+
+        assert self.classifier is not None
+        with tf.GradientTape() as tape:
+            probs = self.classifier(x, training=True)
+            loss = self._avg(losses.categorical_crossentropy(y, probs))
+            total = loss + self._reg(self.classifier)
+        variables = self.classifier.trainable_variables
+        grads = tape.gradient(total, variables)
+        self.opt_c.apply_gradients(zip(grads, variables, strict=True))
+        return {"loss": total, "acc": self._avg(losses.accuracy(y, probs))}
+
+    def _eval_step(self, x: tf.Tensor, y: tf.Tensor) -> dict[str, tf.Tensor]:
+        """Sums (not means) of validation metrics over one batch of real patterns."""
+        import tensorflow as tf
+
+        from rhythmcan_cli import losses
+
+        if self.classifier is not None:
+            probs = self.classifier(x, training=False)
+            return {
+                "val_loss": tf.reduce_sum(losses.categorical_crossentropy(y, probs)),
+                "val_acc": tf.reduce_sum(losses.accuracy(y, probs)),
+            }
+        real_p, genre_p = self._judge(x, y, training=False)
+        out = {
+            "val_d_real": tf.reduce_sum(losses.binary_crossentropy(real_p, 1.0)),
+        }
+        if genre_p is not None:
+            out["val_genre_loss"] = tf.reduce_sum(losses.categorical_crossentropy(y, genre_p))
+            out["val_genre_acc"] = tf.reduce_sum(losses.accuracy(y, genre_p))
+        return out
+
+    # -- public steps (global batch in, python floats out)
+
+    def d_step(self, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> dict[str, float]:
+        """One discriminator step on a global batch."""
+        result = self._d_fn(*self.distribute(x, y, z))
+        self.d_updates.assign_add(1)
+        return {k: float(v) for k, v in result.items()}
+
+    def g_step(self, y: np.ndarray, z: np.ndarray) -> dict[str, float]:
+        """One generator step on a global batch of noise (labels used by cgan only)."""
+        result = self._g_fn(*self.distribute(y, z))
+        self.g_updates.assign_add(1)
+        return {k: float(v) for k, v in result.items()}
+
+    def c_step(self, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+        """One classifier step on a global batch."""
+        return {k: float(v) for k, v in self._c_fn(*self.distribute(x, y)).items()}
+
+    def evaluate(self, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+        """Validation metrics (means over all of x)."""
+        import tensorflow as tf
+
+        if len(x) == 0:
+            return {}
+        sums: dict[str, float] = {}
+        size = self.config.batch_size
+        with self.strategy.scope():
+            for start in range(0, len(x), size):
+                part = self._eval_fn(
+                    tf.constant(x[start : start + size]), tf.constant(y[start : start + size])
+                )
+                for key, value in part.items():
+                    sums[key] = sums.get(key, 0.0) + float(value)
+        return {k: v / len(x) for k, v in sums.items()}
+
+
+# ---------------------------------------------------------------------------- batches
+
+
+def _batch_rng(seed: int, epoch: int, batch: int) -> np.random.Generator:
+    return np.random.default_rng([seed, epoch, batch])
+
+
+def _epoch_order(seed: int, epoch: int, n: int) -> npt.NDArray[np.int64]:
+    return np.random.default_rng([seed, epoch, 2**31]).permutation(n)
+
+
+def _batches_per_epoch(n: int, batch_size: int) -> int:
+    return max(1, n // batch_size)
+
+
+# ---------------------------------------------------------------------------- run folder
+
+
+def _read_run(path: Path) -> dict[str, Any]:
+    try:
+        data: dict[str, Any] = json.loads((path / RUN_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ModelError(f"cannot read the run record {path / RUN_FILE}: {error}") from error
+    return data
+
+
+def _trim_metrics(path: Path, epoch: int) -> list[dict[str, float]]:
+    """Keep only metric lines up to ``epoch`` (a checkpoint may be older than the log)."""
+    file = path / METRICS_FILE
+    if not file.exists():
+        return []
+    kept = []
+    for line in file.read_text(encoding="utf-8").splitlines():
+        with contextlib.suppress(ValueError):
+            record = json.loads(line)
+            if int(record.get("epoch", 0)) <= epoch:
+                kept.append(record)
+    file.write_text("".join(json.dumps(r) + "\n" for r in kept), encoding="utf-8")
+    return kept
+
+
+def _split(data: Dataset, validation: float, seed: int) -> tuple[Dataset, Dataset | None]:
+    """Hold out whole files for validation (windows overlap, so never split by window)."""
+    if validation <= 0:
+        return data, None
+    from rhythmcan_cli.dataset import split_by_file
+
+    train_part, val_part = split_by_file(data, validation=validation, seed=seed)
+    if len(val_part.x) == 0 or len(train_part.x) == 0:
+        return data, None
+    return train_part, val_part
+
+
+def _device() -> str:
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    return f"{len(gpus)} GPU" if gpus else "CPU"
+
+
+def _seed_everything(seed: int) -> None:
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    with contextlib.suppress(Exception):
+        tf.config.experimental.enable_op_determinism()
+
+
+# ---------------------------------------------------------------------------- saving
+
+
+def _model_files(trainer: _Trainer, tmp: Path) -> dict[str, Path]:
+    """Write the trained model's files into ``tmp``; return store-relative name -> path."""
+    if trainer.classifier is not None:
+        path = tmp / CLASSIFIER_FILE
+        trainer.classifier.save(path)
+        return {CLASSIFIER_FILE: path}
+    from rhythmcan_cli import keras_io, layers
+
+    assert trainer.generator is not None
+    written = layers.write_layers_model(
+        keras_io.to_layers_model(trainer.generator), tmp / "generator"
+    )
+    return {f"generator/{p.name}": p for p in written}
+
+
+def _save_to_store(
+    trainer: _Trainer,
+    name: str,
+    mode: str,
+    data: Dataset,
+    epochs: int,
+    final: dict[str, float],
+    force: bool,
+) -> Path:
+    from rhythmcan_cli import grid, store
+
+    config = trainer.config
+    with tempfile.TemporaryDirectory(prefix="rhythmcan-model-") as tmp:
+        files = _model_files(trainer, Path(tmp))
+        card = store.ModelCard(
+            name=name,
+            kind=mode,
+            genres=list(data.genres),
+            class_names=[c.name for c in grid.VOCABULARY],
+            output_pitches=list(grid.OUTPUT_PITCHES),
+            steps=grid.STEPS,
+            z_dim=config.z_dim,
+            z_sigma_train=config.z_sigma_train,
+            z_sigma_sample=config.z_sigma_sample,
+            threshold=config.threshold,
+            data_fingerprint=data.fingerprint,
+            epochs=epochs,
+            final_losses=final,
+            versions=store.package_versions(),
+            created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            description=config.description
+            or f"{mode} trained by rhythmcan on {len(data.x)} patterns",
+            attribution=config.attribution,
+            files={},
+        )
+        return Path(store.save_model(name, card, files, force=force))
+
+
+# ---------------------------------------------------------------------------- train()
+
+
+def train(
+    dataset: Dataset,
+    *,
+    mode: str,
+    name: str,
+    epochs: int,
+    config: TrainConfig | None = None,
+    resume: bool = False,
+    force: bool = False,
+    strategy: str | tf.distribute.Strategy | None = None,
+    progress: ProgressCallback | None = None,
+    stop: threading.Event | None = None,
+) -> TrainResult:
+    """Train ``mode`` on ``dataset`` for (up to) ``epochs`` epochs and store the model as ``name``.
+
+    ``resume`` continues the run folder's last checkpoint (models, optimizers, counters);
+    ``epochs`` is the total to reach. ``stop`` set from another thread (Ctrl-C) finishes the
+    current step, checkpoints and returns with ``interrupted=True`` and no model stored.
+    """
+    config = config or TrainConfig()
+    check_request(mode, name, epochs, config, strategy if isinstance(strategy, str) else None)
+    check_data(dataset, mode)
+    folder = run_dir(name)
+    if not resume and not force and _model_exists(name):
+        raise StoreError(f"a model named {name!r} exists: choose another --name or add --force")
+    fresh = not folder.exists()
+    try:
+        with _lock(name):
+            return _train_locked(
+                dataset, mode, name, epochs, config, resume, force, strategy, progress, stop, folder
+            )
+    finally:
+        if fresh:
+            _discard_empty_run(folder)
+
+
+def _discard_empty_run(folder: Path) -> None:
+    """Remove a run folder that holds nothing but the lock file (a refused start)."""
+    with contextlib.suppress(OSError):
+        if folder.is_dir() and {p.name for p in folder.iterdir()} <= {".lock"}:
+            shutil.rmtree(folder)
+
+
+def _prepare_folder(
+    folder: Path,
+    mode: str,
+    name: str,
+    config: TrainConfig,
+    data: Dataset,
+    resume: bool,
+    force: bool,
+) -> tuple[TrainConfig, int]:
+    """Create, reuse or refuse the run folder. Returns the run's config and seed."""
+    exists = (folder / RUN_FILE).exists()
+    if resume:
+        if not exists:
+            raise UsageError(f"no run named {name!r} to resume: start it without --resume")
+        record = _read_run(folder)
+        if record.get("mode") != mode:
+            raise UsageError(
+                f"run {name!r} was started with --mode {record.get('mode')}, not {mode}"
+            )
+        if record.get("data_fingerprint") != data.fingerprint:
+            raise DataError(
+                f"run {name!r} was trained on different data: resume with the same data and "
+                "options, or start over with --force"
+            )
+        # Sizes and hyper-parameters come from the run; the batch size and loop options too.
+        saved = TrainConfig.from_dict(record.get("config", {}))
+        merged = dataclasses.replace(
+            saved, checkpoint_every=config.checkpoint_every, tensorboard=config.tensorboard
+        )
+        return merged, int(record["seed"])
+    if exists and not force:
+        raise StoreError(
+            f"a run named {name!r} exists in {folder}: add --resume to continue it or --force to "
+            "start over"
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    for item in folder.iterdir():  # start over, keeping the lock file we hold
+        if item.name != ".lock":
+            shutil.rmtree(item) if item.is_dir() else item.unlink()
+    seed = config.seed if config.seed is not None else int(np.random.default_rng().integers(2**31))
+    record = {
+        "name": name,
+        "mode": mode,
+        "seed": seed,
+        "config": config.to_dict(),
+        "data_fingerprint": data.fingerprint,
+        "genres": list(data.genres),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    (folder / RUN_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    return config, seed
+
+
+def _train_locked(
+    dataset: Dataset,
+    mode: str,
+    name: str,
+    epochs: int,
+    config: TrainConfig,
+    resume: bool,
+    force: bool,
+    strategy: str | tf.distribute.Strategy | None,
+    progress: ProgressCallback | None,
+    stop: threading.Event | None,
+    folder: Path,
+) -> TrainResult:
+    import tensorflow as tf
+
+    config, seed = _prepare_folder(folder, mode, name, config, dataset, resume, force)
+    _seed_everything(seed)
+    strat = (
+        strategy
+        if strategy is not None and not isinstance(strategy, str)
+        else make_strategy(strategy)
+    )
+    chief = _is_chief()
+    train_data, val_data = _split(dataset, config.validation, seed)
+    trainer = _Trainer(mode, len(dataset.genres), config, strat)
+    ckpt_dir = (
+        folder / "checkpoints" if chief else Path(tempfile.mkdtemp(prefix="rhythmcan-worker-"))
+    )
+    manager = tf.train.CheckpointManager(trainer.checkpoint, str(ckpt_dir), max_to_keep=2)
+    resumed_from: int | None = None
+    history: list[dict[str, float]] = []
+    if resume:
+        if manager.latest_checkpoint is None:
+            raise ModelError(f"run {name!r} has no checkpoint yet: start it again with --force")
+        trainer.checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        resumed_from = int(trainer.epoch.numpy())
+        history = _trim_metrics(folder, resumed_from)
+    writer = (
+        tf.summary.create_file_writer(str(folder / "tensorboard"))
+        if config.tensorboard and chief
+        else None
+    )
+
+    loop = _Loop(
+        trainer, train_data, val_data, seed, epochs, progress, stop, folder, manager, writer, chief
+    )
+    history += loop.run()
+    final = history[-1] if history else {}
+    final_losses = {k: float(v) for k, v in final.items() if k not in ("epoch", "steps", "seconds")}
+    model_path = None
+    if not loop.interrupted and chief:
+        model_path = _save_to_store(
+            trainer, name, mode, dataset, int(trainer.epoch.numpy()), final_losses, force=True
+        )
+    return TrainResult(
+        name=name,
+        mode=mode,
+        epochs=int(trainer.epoch.numpy()),
+        steps=int(trainer.step.numpy()),
+        interrupted=loop.interrupted,
+        run_dir=folder,
+        model_path=model_path,
+        resumed_from_epoch=resumed_from,
+        final_losses=final_losses,
+        device=_device(),
+        history=history,
+    )
+
+
+class _Loop:
+    """The epoch/batch loop: pause logic, metrics, checkpoints, progress and stop requests."""
+
+    def __init__(
+        self,
+        trainer: _Trainer,
+        data: Dataset,
+        val: Dataset | None,
+        seed: int,
+        epochs: int,
+        progress: ProgressCallback | None,
+        stop: threading.Event | None,
+        folder: Path,
+        manager: tf.train.CheckpointManager,
+        writer: Any,
+        chief: bool,
+    ) -> None:
+        self.t = trainer
+        self.data = data
+        self.val = val
+        self.seed = seed
+        self.epochs = epochs
+        self.progress = progress
+        self.stop = stop
+        self.folder = folder
+        self.manager = manager
+        self.writer = writer
+        self.chief = chief
+        self.interrupted = False
+        self.batch_size = min(trainer.config.batch_size, len(data.x))
+        if self.batch_size % trainer.replicas:
+            self.batch_size -= self.batch_size % trainer.replicas
+        if self.batch_size != trainer.config.batch_size:
+            trainer.config = dataclasses.replace(trainer.config, batch_size=self.batch_size)
+        self.per_epoch = _batches_per_epoch(len(data.x), self.batch_size)
+
+    def _batch(self, epoch: int, index: int, order: np.ndarray) -> tuple[np.ndarray, ...]:
+        c = self.t.config
+        rows = order[index * self.batch_size : (index + 1) * self.batch_size]
+        rng = _batch_rng(self.seed, epoch, index)
+        z = (rng.standard_normal((2, self.batch_size, c.z_dim)) * c.z_sigma_train).astype(
+            np.float32
+        )
+        return self.data.x[rows], self.data.y[rows].astype(np.int32), z[0], z[1]
+
+    def _save(self) -> None:
+        self.manager.save(checkpoint_number=int(self.t.step.numpy()))
+
+    def run(self) -> list[dict[str, float]]:
+        """Train until ``epochs`` epochs are done or ``stop`` is set; return new epoch records."""
+        t = self.t
+        records: list[dict[str, float]] = []
+        total = self.epochs * self.per_epoch
+        pause_d = pause_g = False
+        while int(t.epoch.numpy()) < self.epochs:
+            epoch = int(t.epoch.numpy())
+            order = _epoch_order(self.seed, epoch, len(self.data.x))
+            sums: dict[str, float] = {}
+            counts: dict[str, int] = {}
+            started = time.perf_counter()
+            first = int(t.batch.numpy())
+            last_g: dict[str, float] = {}
+            for index in range(first, self.per_epoch):
+                x, y, z_d, z_g = self._batch(epoch, index, order)
+                step_metrics: dict[str, float] = {}
+                if t.mode == "classifier":
+                    step_metrics = t.c_step(x, y)
+                else:
+                    if pause_d:
+                        pause_d = False
+                    else:
+                        step_metrics.update(t.d_step(x, y, z_d))
+                    if (int(t.step.numpy()) + 1) % t.config.d_steps == 0:
+                        if pause_g:
+                            pause_g = False
+                        else:
+                            last_g = t.g_step(y, z_g)
+                            step_metrics.update(last_g)
+                    d_loss = step_metrics.get("d_loss")
+                    g_loss = last_g.get("g_loss")
+                    if d_loss is not None and g_loss is not None:
+                        pause_g = d_loss > t.config.loss_ratio * g_loss
+                        pause_d = g_loss > t.config.loss_ratio * d_loss
+                for key, value in step_metrics.items():
+                    sums[key] = sums.get(key, 0.0) + value
+                    counts[key] = counts.get(key, 0) + 1
+                t.step.assign_add(1)
+                t.batch.assign(index + 1)
+                done = epoch * self.per_epoch + index + 1
+                rate = (index + 1 - first) / max(time.perf_counter() - started, 1e-9)
+                info: dict[str, float | str] = {"epoch": f"{epoch + 1}/{self.epochs}"}
+                for key in ("d_loss", "g_loss", "genre_acc", "loss", "acc"):
+                    if key in sums:
+                        info[key.replace("_loss", "")] = sums[key] / counts[key]
+                info["steps/s"] = rate
+                report(self.progress, "train", done, total, **info)
+                if self.stop is not None and self.stop.is_set():
+                    self.interrupted = True
+                    self._save()
+                    return records
+            record: dict[str, float] = {"epoch": float(epoch + 1), "steps": float(t.step.numpy())}
+            record.update({k: sums[k] / counts[k] for k in sums})
+            if self.val is not None:
+                record.update(t.evaluate(self.val.x, self.val.y.astype(np.int32)))
+            record["seconds"] = time.perf_counter() - started
+            t.epoch.assign(epoch + 1)
+            t.batch.assign(0)
+            records.append(record)
+            if self.chief:
+                with (self.folder / METRICS_FILE).open("a", encoding="utf-8") as log:
+                    log.write(json.dumps({k: _json_number(v) for k, v in record.items()}) + "\n")
+            self._tensorboard(record)
+            every = t.config.checkpoint_every
+            if (every and (epoch + 1) % every == 0) or epoch + 1 == self.epochs:
+                self._save()
+        return records
+
+    def _tensorboard(self, record: Mapping[str, float]) -> None:
+        if self.writer is None:
+            return
+        import tensorflow as tf
+
+        with self.writer.as_default():
+            for key, value in record.items():
+                if key != "epoch":
+                    tf.summary.scalar(key, value, step=int(record["epoch"]))
+        self.writer.flush()
+
+
+def _json_number(value: float) -> float | int | None:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return (
+        int(value)
+        if isinstance(value, float) and value.is_integer() and abs(value) < 2**53
+        else value
+    )
+
+
+# ---------------------------------------------------------------------------- classifier API
+
+
+def train_classifier(
+    dataset: Dataset,
+    epochs: int = 20,
+    *,
+    config: TrainConfig | None = None,
+    progress: ProgressCallback | None = None,
+    stop: threading.Event | None = None,
+) -> keras.Model:
+    """Train an independent genre classifier in memory (no store, no run folder); return it.
+
+    For evaluation: ``model(x)`` gives (N, K) genre probabilities in ``dataset.genres`` order.
+    """
+    import tensorflow as tf
+
+    config = config or TrainConfig()
+    config.check()
+    if epochs < 1:
+        raise UsageError(f"epochs must be at least 1, got {epochs}")
+    check_data(dataset, "classifier")
+    seed = config.seed if config.seed is not None else 0
+    _seed_everything(seed)
+    trainer = _Trainer("classifier", len(dataset.genres), config, tf.distribute.get_strategy())
+    with tempfile.TemporaryDirectory(prefix="rhythmcan-classifier-") as tmp:
+        manager = tf.train.CheckpointManager(trainer.checkpoint, tmp, max_to_keep=1)
+        train_part, val_part = _split(dataset, config.validation, seed)
+        _Loop(
+            trainer,
+            train_part,
+            val_part,
+            seed,
+            epochs,
+            progress,
+            stop,
+            Path(tmp),
+            manager,
+            None,
+            False,
+        ).run()
+    assert trainer.classifier is not None
+    return trainer.classifier
+
+
+def load_classifier(stored_model: Any) -> keras.Model:
+    """Load a stored classifier (``store.StoredModel`` of kind "classifier"), safe mode on."""
+    import keras
+
+    card = stored_model.card
+    if getattr(card, "kind", None) != "classifier":
+        raise ModelError(f"model {card.name!r} is a {card.kind}, not a genre classifier")
+    path = Path(stored_model.path) / CLASSIFIER_FILE
+    if not path.is_file():
+        raise ModelError(f"classifier file missing: {path}")
+    model: keras.Model = keras.models.load_model(path, safe_mode=True, compile=False)
+    return model
+
+
+def iter_metrics(name: str) -> Iterator[dict[str, Any]]:
+    """The epoch records of run ``name`` from its metrics.jsonl (empty when none)."""
+    file = run_dir(name) / METRICS_FILE
+    if not file.exists():
+        return
+    for line in file.read_text(encoding="utf-8").splitlines():
+        with contextlib.suppress(ValueError):
+            yield json.loads(line)
+
+
+__all__: Sequence[str] = (
+    "MODES",
+    "TrainConfig",
+    "TrainResult",
+    "check_data",
+    "check_request",
+    "load_classifier",
+    "make_strategy",
+    "run_dir",
+    "train",
+    "train_classifier",
+)
+
+
+def train_from_folder(
+    data_dir: Path,
+    *,
+    dataset_options: Mapping[str, Any] | None = None,
+    mode: str,
+    name: str,
+    epochs: int,
+    config: TrainConfig | None = None,
+    resume: bool = False,
+    force: bool = False,
+    strategy: str | None = None,
+    progress: ProgressCallback | None = None,
+    stop: threading.Event | None = None,
+) -> TrainResult:
+    """Build (or reuse the cached) dataset of ``data_dir`` and :func:`train` on it.
+
+    ``dataset_options`` are ``build_dataset`` keywords (labels_csv, where, hop...). Options
+    and the name are checked before the dataset is built, so bad input fails fast.
+    """
+    from rhythmcan_cli.dataset import build_dataset
+
+    config = config or TrainConfig()
+    check_request(mode, name, epochs, config, strategy)
+    if not resume and not force and _model_exists(name):
+        raise StoreError(f"a model named {name!r} exists: choose another --name or add --force")
+    dataset = build_dataset(Path(data_dir), progress=progress, **dict(dataset_options or {}))
+    return train(
+        dataset,
+        mode=mode,
+        name=name,
+        epochs=epochs,
+        config=config,
+        resume=resume,
+        force=force,
+        strategy=strategy,
+        progress=progress,
+        stop=stop,
+    )
