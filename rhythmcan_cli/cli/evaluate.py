@@ -1,15 +1,234 @@
-"""`rhythmcan evaluate`: Measure how novel and how plausible a model's patterns are."""
+"""`rhythmcan evaluate`: measure how novel and how plausible a model's patterns are."""
 
 from __future__ import annotations
 
-from rhythmcan_cli.cli.console import run
-from rhythmcan_cli.errors import NotAvailableError
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
+import typer
+
+from rhythmcan_cli.cli.console import err, out, progress_bar, run
+from rhythmcan_cli.cli.options import (
+    Channel,
+    DataDir,
+    FullLabel,
+    Hop,
+    LabelColumn,
+    Labels,
+    MinOnsets,
+    PathColumn,
+    Quiet,
+    Seed,
+    Where,
+)
+
+if TYPE_CHECKING:
+    from rhythmcan_cli.evaluate import EvaluationReport, GeneratedSet
+    from rhythmcan_cli.store import StoredModel
 
 
-def evaluate() -> None:
-    """Measure how novel and how plausible a model's patterns are."""
+def _source(ref: str, channel: int) -> StoredModel | GeneratedSet:
+    """A stored model (name or folder with a card) or generated patterns (MIDI, JSON lines)."""
+    from rhythmcan_cli.errors import DataError
+    from rhythmcan_cli.evaluate import GeneratedSet, read_generated
+    from rhythmcan_cli.store import open_model
+
+    if ref == "-":
+        from rhythmcan_cli.patterns import read_patterns, stack_values
+
+        return GeneratedSet("stdin", stack_values(read_patterns(None)))
+    path = Path(ref)
+    if path.is_dir() and not (path / "card.json").is_file():
+        return read_generated(path, channel=channel)
+    if path.is_file():
+        return read_generated(path, channel=channel)
+    if path.suffix.lower() in (".mid", ".midi", ".json", ".jsonl"):
+        raise DataError(f"no such file: {path}")
+    return open_model(ref)
+
+
+def _render(report: EvaluationReport) -> None:
+    """Rich tables of the report on stdout."""
+    from rich.table import Table
+
+    genres = report.genres
+    table = Table(
+        title=f"Mean OSA distance to each training genre (0-288; {report.source}, "
+        f"n={report.n}, up to {report.per_genre} per genre)",
+        title_justify="left",
+    )
+    table.add_column("patterns")
+    for genre in genres:
+        table.add_column(genre, justify="right")
+    table.add_column("diversity", justify="right")
+    for row in report.table:
+        lowest = min(row.to_genre.values())
+        cells = [
+            f"[bold]{row.to_genre[g]:.1f}[/]" if row.to_genre[g] == lowest else
+            f"{row.to_genre[g]:.1f}" for g in genres
+        ]
+        name = f"[bold cyan]{row.name}[/]" if row.name == "generated" else row.name
+        table.add_row(name, *cells, f"{row.diversity:.1f}")
+    out.print(table)
+
+    nov = report.novelty
+    novelty = Table(
+        title=f"Novelty: nearest-neighbour distance to {nov.training_size} training patterns",
+        title_justify="left",
+    )
+    for column in ("patterns", "mean", "median", "min", "exact copies",
+                   f"within {nov.near_distance}"):
+        novelty.add_column(column, justify="left" if column == "patterns" else "right")
+    for name, stats in (("generated", nov.generated), ("held-out real", nov.real),
+                        ("random: per-instrument counts", nov.random)):
+        novelty.add_row(name, f"{stats.mean:.1f}", f"{stats.median:.1f}", str(stats.min),
+                        f"{stats.copy_rate:.1%}", f"{stats.near_rate:.1%}")
+    out.print(novelty)
+
+    if report.ambiguity is not None:
+        amb = report.ambiguity
+        ambiguity = Table(
+            title=f"Genre ambiguity (classifier '{amb.classifier}'; entropy 1 = no genre)",
+            title_justify="left",
+        )
+        for column in ("patterns", "entropy", "max probability", "most often"):
+            ambiguity.add_column(column, justify="left" if column == "patterns" else "right")
+        for label, posterior in (("generated", amb.generated), ("held-out real", amb.real)):
+            top = max(posterior.predicted_share.items(), key=lambda item: item[1])
+            ambiguity.add_row(
+                label, f"{posterior.entropy_mean:.3f} ± {posterior.entropy_std:.3f}",
+                f"{posterior.max_prob_mean:.3f} ± {posterior.max_prob_std:.3f}",
+                f"{top[0]} {top[1]:.0%}",
+            )
+        out.print(ambiguity)
+
+    plaus = report.plausibility
+    descriptors = Table(
+        title=f"Plausibility: rhythm descriptors, generated vs held-out real (mean overlap "
+        f"{plaus.mean_overlap:.2f}; held-out vs training {plaus.reference_mean_overlap:.2f})",
+        title_justify="left",
+    )
+    for column in ("descriptor", "generated", "real", "overlap"):
+        descriptors.add_column(column, justify="left" if column == "descriptor" else "right")
+    for descriptor, values in plaus.descriptors.items():
+        descriptors.add_row(
+            descriptor, f"{values['generated_mean']:.3f} ± {values['generated_std']:.3f}",
+            f"{values['real_mean']:.3f} ± {values['real_std']:.3f}", f"{values['overlap']:.2f}",
+        )
+    out.print(descriptors)
+    for note in report.notes:
+        err.print(f"note: {note}", highlight=False)
+
+
+def _write_json(data: dict[str, Any], dest: str) -> None:
+    text = json.dumps(data, indent=2, allow_nan=False)
+    if dest == "-":
+        sys.stdout.write(text + "\n")
+        return
+    from rhythmcan_cli.errors import DataError
+
+    path = Path(dest)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text + "\n", encoding="utf-8")
+    except OSError as error:
+        raise DataError(f"cannot write {path}: {error}") from None
+
+
+def evaluate(
+    source: Annotated[
+        str,
+        typer.Argument(
+            metavar="MODEL_OR_PATTERNS",
+            help="A model name or folder, or generated patterns: a MIDI folder or file, the "
+            "JSON lines of 'rhythmcan sample --json', or '-' for those on stdin.",
+            show_default=False,
+        ),
+    ],
+    data_dir: DataDir,
+    labels: Labels = None,
+    path_column: PathColumn = "midi_filename",
+    label_column: LabelColumn = "style",
+    full_label: FullLabel = False,
+    where: Where = None,
+    channel: Channel = 10,
+    hop: Hop = 16,
+    min_onsets: MinOnsets = 5,
+    n: Annotated[
+        int, typer.Option("-n", min=2, help="Patterns to sample from a model.")
+    ] = 1000,
+    seed: Seed = None,
+    classifier: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--classifier",
+            help="Genre classifier for ambiguity (from 'train --mode classifier'); default: "
+            "the bundled one if its genres match, else one trained on the data and cached.",
+            show_default=False,
+        ),
+    ] = None,
+    no_classifier: Annotated[
+        bool, typer.Option("--no-classifier", help="Skip genre ambiguity (no TensorFlow).")
+    ] = False,
+    validation: Annotated[
+        float,
+        typer.Option("--validation", min=0.01, max=0.9, help="Share of files held out."),
+    ] = 0.1,
+    json_out: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--json", metavar="OUT|-", help="Write the report as JSON ('-': stdout).",
+                     show_default=False),
+    ] = None,
+    plot: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--plot", metavar="OUT.png",
+                     help="Save a PNG: distance heatmap and descriptor histograms.",
+                     show_default=False),
+    ] = None,
+    quiet: Quiet = False,
+) -> None:
+    """Measure how novel and how plausible a model's patterns are (the paper's protocol)."""
 
     def action() -> None:
-        raise NotAvailableError("'rhythmcan evaluate' is not available yet in this version")
+        from rhythmcan_cli.dataset import build_dataset, parse_where
+        from rhythmcan_cli.errors import UsageError
+        from rhythmcan_cli.evaluate import evaluate as run_evaluation
+        from rhythmcan_cli.evaluate import plot_report
+
+        if classifier is not None and no_classifier:
+            raise UsageError("use either --classifier or --no-classifier, not both")
+        if plot is not None:
+            try:
+                import matplotlib  # noqa: F401
+            except ImportError:
+                from rhythmcan_cli.errors import NotAvailableError
+
+                raise NotAvailableError(
+                    "--plot needs matplotlib: run 'pipx inject rhythmcan matplotlib' "
+                    "or \"pip install 'rhythmcan[plot]'\""
+                ) from None
+        chosen = _source(source, channel)
+        with progress_bar("evaluating", quiet=quiet or json_out == "-") as progress:
+            data = build_dataset(
+                data_dir, labels_csv=labels, path_column=path_column,
+                label_column=label_column, primary_label=not full_label,
+                where=parse_where(where or ()), channel=channel, hop=hop,
+                min_onsets=min_onsets, progress=progress,
+            )
+            report = run_evaluation(
+                chosen, data, n=n, seed=0 if seed is None else seed,
+                classifier=False if no_classifier else classifier, validation=validation,
+                progress=progress,
+            )
+        if json_out is not None:
+            _write_json(report.to_dict(), json_out)
+        if json_out != "-":
+            _render(report)
+        if plot is not None:
+            path = plot_report(report, plot)
+            if not quiet:
+                err.print(f"plot written to {path}", highlight=False)
 
     run(action)
