@@ -843,7 +843,9 @@ def package_versions() -> dict[str, str]:
 
 __all__ = [
     "BUNDLED_DIR",
+    "CARD_FILE",
     "DEFAULT_NAMES",
+    "GENERATOR_JSON",
     "KINDS",
     "BrokenModel",
     "ModelCard",
