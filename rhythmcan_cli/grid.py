@@ -47,9 +47,7 @@ VOCABULARY: Final[tuple[DrumClass, ...]] = (
     DrumClass("kick", "Kick", (36, 35), 36),
     # 37 side stick, 39 clap, 40 electric snare; 27/28/31-34 GM2 snare-ish sounds;
     # 56 cowbell, 65/66 timbales, 75 claves, 85 castanets are short, snare-register hits.
-    DrumClass(
-        "snare", "Snare", (38, 40, 37, 39, 27, 28, 31, 32, 33, 34, 56, 65, 66, 75, 85), 38
-    ),
+    DrumClass("snare", "Snare", (38, 40, 37, 39, 27, 28, 31, 32, 33, 34, 56, 65, 66, 75, 85), 38),
     # 44 pedal hat; 22 TD-11 closed-hat edge (7.8 % of Groove hits); shakers, maracas,
     # guiro and cabasa (54, 68-71, 73, 78, 80) play the closed-hat role.
     DrumClass("closed_hat", "Closed HH", (42, 44, 22, 54, 68, 69, 70, 71, 73, 78, 80), 42),

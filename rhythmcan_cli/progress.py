@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class ProgressEvent:
-    """``done`` of ``total`` units of ``task`` finished; ``info`` carries live numbers (losses...)."""
+    """``done`` of ``total`` units of ``task``; ``info`` carries live numbers (losses...)."""
 
     task: str
     done: int

@@ -15,7 +15,9 @@ TOKUI_MODEL = SHARED / "models" / "tokui-2020-creative-gan" / "model.json"
 
 
 @pytest.fixture(autouse=True)
-def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+def isolated_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
     """Every test gets its own empty RHYTHMCAN_HOME and cache, so nothing leaks between tests."""
     home = tmp_path_factory.mktemp("rhythmcan-home")
     monkeypatch.setenv("RHYTHMCAN_HOME", str(home))
@@ -29,7 +31,9 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
 def groove_dir() -> Path:
     """The shared Groove MIDI Dataset; skips the test when ../shared is absent."""
     if not (GROOVE / "info.csv").is_file():
-        pytest.skip(f"integration data missing: {GROOVE} (the ../shared folder beside the checkout)")
+        pytest.skip(
+            f"integration data missing: {GROOVE} (the ../shared folder beside the checkout)"
+        )
     return GROOVE
 
 

@@ -35,7 +35,10 @@ def test_unknown_command_is_a_usage_error() -> None:
 def test_python_dash_m_works() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "rhythmcan_cli", "--version"],
-        capture_output=True, text=True, env=subprocess_env(), check=False,
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        check=False,
     )
     assert done.returncode == 0
     assert done.stdout.strip() == f"rhythmcan {__version__}"

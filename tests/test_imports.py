@@ -25,7 +25,11 @@ print('EXIT=' + str(result.exit_code))
 def loaded_heavy_modules(args: list[str]) -> set[str]:
     code = PROBE.format(args=args, heavy=set(HEAVY))
     done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=subprocess_env(), check=True
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        check=True,
     )
     line = next(x for x in done.stdout.splitlines() if x.startswith("HEAVY="))
     return {m.split(".")[0] for m in line[len("HEAVY=") :].split(",") if m}
@@ -33,8 +37,16 @@ def loaded_heavy_modules(args: list[str]) -> set[str]:
 
 @pytest.mark.parametrize(
     "args",
-    [["--help"], ["--version"], ["sample", "--help"], ["play", "--help"], ["models", "--help"],
-     ["models", "list"], ["train", "--help"], ["evaluate", "--help"]],
+    [
+        ["--help"],
+        ["--version"],
+        ["sample", "--help"],
+        ["play", "--help"],
+        ["models", "--help"],
+        ["models", "list"],
+        ["train", "--help"],
+        ["evaluate", "--help"],
+    ],
 )
 def test_fast_commands_import_no_tensorflow(args: list[str]) -> None:
     assert "tensorflow" not in loaded_heavy_modules(args)
@@ -42,8 +54,15 @@ def test_fast_commands_import_no_tensorflow(args: list[str]) -> None:
 
 
 def test_importing_the_package_stays_light() -> None:
-    code = "import sys, rhythmcan_cli.cli.app; print(sorted(m for m in sys.modules if m.split('.')[0] in %r))" % (set(HEAVY),)
+    code = (
+        "import sys, rhythmcan_cli.cli.app\n"
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {set(HEAVY)!r}))"
+    )
     done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=subprocess_env(), check=True
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        check=True,
     )
     assert done.stdout.strip() == "[]"

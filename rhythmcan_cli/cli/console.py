@@ -54,7 +54,9 @@ def stdout_is_terminal() -> bool:
 
 
 @contextmanager
-def progress_bar(description: str, *, quiet: bool = False) -> Iterator[Callable[[ProgressEvent], None]]:
+def progress_bar(
+    description: str, *, quiet: bool = False
+) -> Iterator[Callable[[ProgressEvent], None]]:
     """A rich progress bar on stderr; yields the callback the library reports through."""
     if quiet:
         yield lambda event: None

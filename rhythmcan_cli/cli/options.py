@@ -66,7 +66,9 @@ Json = Annotated[
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but results and errors.")]
 Seed = Annotated[
     Optional[int],  # noqa: UP045
-    typer.Option("--seed", help="Random seed: the same seed gives the same result.", show_default=False),
+    typer.Option(
+        "--seed", help="Random seed: the same seed gives the same result.", show_default=False
+    ),
 ]
 Force = Annotated[bool, typer.Option("--force", help="Overwrite what is already there.")]
 ModelName = Annotated[
@@ -83,12 +85,17 @@ Threshold = Annotated[
 ]
 Bpm = Annotated[
     Optional[float],  # noqa: UP045
-    typer.Option("--bpm", min=20.0, max=400.0, help="Tempo in beats per minute.", show_default=False),
+    typer.Option(
+        "--bpm", min=20.0, max=400.0, help="Tempo in beats per minute.", show_default=False
+    ),
 ]
 Swing = Annotated[
     float,
     typer.Option(
-        "--swing", min=0.0, max=0.75, help="Delay every second 16th by this share of a 16th (0-0.75)."
+        "--swing",
+        min=0.0,
+        max=0.75,
+        help="Delay every second 16th by this share of a 16th (0-0.75).",
     ),
 ]
 Loops = Annotated[
