@@ -379,7 +379,10 @@ def play_samples(samples: Int16Audio, samplerate: int = SAMPLE_RATE) -> None:
 
 @dataclass(frozen=True)
 class PlayResult:
-    """What happened: rendered by which engine, played or written where, and notices."""
+    """What happened: rendered by which engine, played or written where, and notices.
+
+    ``no_device`` holds why playing failed when the WAV was written instead.
+    """
 
     engine: str
     seconds: float
@@ -387,6 +390,7 @@ class PlayResult:
     wav: Path | None
     soundfont: Path | None
     notices: tuple[str, ...] = field(default_factory=tuple)
+    no_device: str | None = None
 
 
 def deliver(
@@ -406,9 +410,8 @@ def deliver(
         from rhythmcan_cli.patterns import store_root
 
         path = write_wav(store_root() / PLAY_WAV, rendered.samples, rendered.samplerate)
-        notices.append(f"{error}: wrote {path} instead")
         return PlayResult(rendered.engine, rendered.seconds, False, path, rendered.soundfont,
-                          tuple(notices))
+                          tuple(notices), no_device=str(error))
     return PlayResult(rendered.engine, rendered.seconds, True, None, rendered.soundfont,
                       tuple(notices))
 

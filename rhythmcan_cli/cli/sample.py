@@ -1,15 +1,253 @@
-"""`rhythmcan sample`: Generate drum patterns with a trained model: grid, MIDI, JSON or sound."""
+"""`rhythmcan sample`: Generate drum patterns with a trained model: grid, MIDI, JSON or sound.
+
+Where the patterns go:
+
+- no ``-o``, stdout a terminal: one drum grid per pattern;
+- no ``-o``, stdout piped or redirected: JSON lines (``--format mid``: MIDI bytes);
+- ``-o FILE.mid`` one MIDI file (patterns one after another); ``-o FILE.json`` JSON lines;
+- ``-o DIR/`` (trailing slash or an existing folder): one numbered file per pattern,
+  never overwriting without ``--force``;
+- ``-o -``: MIDI to stdout (``--format json``: JSON lines).
+
+On a terminal the grids are also shown when writing files, up to 16 patterns. The last
+pattern is kept in the store as ``last`` (``--vary last``). Messages go to stderr.
+"""
 
 from __future__ import annotations
 
-from rhythmcan_cli.cli.console import run
-from rhythmcan_cli.errors import NotAvailableError
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Final, Optional
+
+import typer
+
+from rhythmcan_cli.cli.console import err, out, run, stdout_is_terminal
+from rhythmcan_cli.cli.options import Bpm, Force, Loops, Quiet, Seed, Swing, Threshold
+from rhythmcan_cli.cli.play import Kit, RequireAudio, SoundFont, report_play
+from rhythmcan_cli.errors import UsageError
+
+if TYPE_CHECKING:
+    from rhythmcan_cli.audio import PlayResult
+    from rhythmcan_cli.patterns import SampledPattern
+    from rhythmcan_cli.store import StoredModel
+
+MAX_GRIDS_WITH_FILES: Final = 16
+FORMATS: Final = ("grid", "json", "mid")
+JSON_SUFFIXES: Final = (".json", ".jsonl", ".ndjson")
+
+Model = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option(
+        "--model", "-m",
+        help="Model name or folder (default: the Creative-GAN; with --genre, the conditional GAN).",
+        show_default=False,
+    ),
+]
+GenreOpt = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option(
+        "--genre", "-g",
+        help="Genre of a conditional model, or a blend such as rock=0.7,funk=0.3.",
+        show_default=False,
+    ),
+]
+Ambiguous = Annotated[
+    bool,
+    typer.Option(
+        "--genre-ambiguous",
+        help="Patterns of no genre: the Creative-GAN (on a conditional model: all genres blended).",
+    ),
+]
+Count = Annotated[int, typer.Option("-n", "--count", help="How many patterns (1 or more).")]
+ZStd = Annotated[
+    Optional[float],  # noqa: UP045
+    typer.Option("--z-std", help="Spread of z (default: the model's).", show_default=False),
+]
+Vary = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option(
+        "--vary", help="Variations near a pattern: a pattern JSON file, or 'last'.",
+        show_default=False,
+    ),
+]
+Noise = Annotated[float, typer.Option("--noise", help="How far --vary strays (0-0.5 is musical).")]
+Interpolate = Annotated[
+    Optional[tuple[str, str]],  # noqa: UP045
+    typer.Option(
+        "--interpolate", help="Walk from pattern A to pattern B (JSON files or 'last').",
+        show_default=False,
+    ),
+]
+Steps = Annotated[int, typer.Option("--steps", help="Patterns in an --interpolate walk (2+).")]
+Output = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option(
+        "--output", "-o",
+        help="FILE.mid, FILE.json, DIR/ (one file per pattern) or - (stdout).",
+        show_default=False,
+    ),
+]
+Format = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option(
+        "--format", "-f", help="grid, json or mid (default: from -o and the terminal).",
+        show_default=False,
+    ),
+]
+Play = Annotated[bool, typer.Option("--play", "-p", help="Play the patterns as well.")]
 
 
-def sample() -> None:
-    """Generate drum patterns with a trained model: grid, MIDI, JSON or sound."""
+def _pick_model(
+    model: str | None, genre: str | None, ambiguous: bool, anchor: SampledPattern | None
+) -> StoredModel:
+    """--model, else the default conditional GAN for --genre, else the anchor's, else the CAN."""
+    from rhythmcan_cli.errors import ModelError
+    from rhythmcan_cli.store import default_model, open_model
 
-    def action() -> None:
-        raise NotAvailableError("'rhythmcan sample' is not available yet in this version")
+    if model:
+        return open_model(model)
+    if genre is not None:
+        return default_model("cgan")
+    if anchor is not None and not ambiguous:
+        try:
+            return open_model(anchor.model)
+        except ModelError as error:
+            raise ModelError(
+                f"the pattern was made by model '{anchor.model}', which cannot be opened ({error});"
+                " pass --model NAME"
+            ) from None
+    return default_model("can")
 
-    run(action)
+
+def _destination(output: str | None, fmt: str | None) -> tuple[str, str, Path | None]:
+    """(where: terminal|stdout|file|dir, format, path) from -o, --format and the terminal."""
+    if fmt is not None and fmt not in FORMATS:
+        raise UsageError(f"unknown --format {fmt!r}; use one of {', '.join(FORMATS)}")
+    if output is None:
+        if fmt == "grid":
+            return "terminal", "grid", None
+        if stdout_is_terminal():
+            if fmt == "mid":
+                raise UsageError("MIDI is binary: write it with -o FILE.mid, or pipe it with -o -")
+            return ("terminal", "json", None) if fmt == "json" else ("terminal", "grid", None)
+        return "stdout", fmt if fmt in ("json", "mid") else "json", None
+    if output == "-":
+        if fmt == "grid":
+            return "terminal", "grid", None
+        return "stdout", fmt or "mid", None
+    if fmt == "grid":
+        raise UsageError("--format grid only prints to the terminal; write mid or json files")
+    path = Path(output).expanduser()
+    if output.endswith(("/", "\\")) or path.is_dir():
+        return "dir", fmt or "mid", path
+    if fmt is None:
+        fmt = "json" if path.suffix.lower() in JSON_SUFFIXES else "mid"
+    return "file", fmt, path
+
+
+def sample(
+    model: Model = None,
+    genre: GenreOpt = None,
+    genre_ambiguous: Ambiguous = False,
+    n: Count = 1,
+    seed: Seed = None,
+    threshold: Threshold = None,
+    z_std: ZStd = None,
+    vary: Vary = None,
+    noise: Noise = 0.2,
+    interpolate: Interpolate = None,
+    steps: Steps = 8,
+    bpm: Bpm = None,
+    swing: Swing = 0.0,
+    loops: Loops = 1,
+    output: Output = None,
+    fmt: Format = None,
+    force: Force = False,
+    play: Play = False,
+    soundfont: SoundFont = None,
+    kit: Kit = "standard",
+    require_audio: RequireAudio = False,
+    quiet: Quiet = False,
+) -> None:
+    """Generate drum patterns with a trained model: grid, MIDI, JSON or sound.
+
+    Examples: 'rhythmcan sample --genre-ambiguous --play',
+    'rhythmcan sample --genre rock=0.7,funk=0.3 -n 8 -o grooves/',
+    'rhythmcan sample --vary last --noise 0.2 -n 4'.
+    """
+
+    def action() -> tuple[list[SampledPattern], str, str, Path | None, list[Path]]:
+        from rhythmcan_cli import patterns as pj
+        from rhythmcan_cli.sample import (
+            midi_file_bytes,
+            parse_genre,
+            write_pattern_files,
+        )
+        from rhythmcan_cli.sample import sample as sample_patterns
+
+        where, form, path = _destination(output, fmt)
+        if genre is not None and genre_ambiguous:
+            raise UsageError("use either --genre or --genre-ambiguous, not both")
+        anchor = pj.resolve_patterns(vary)[0] if vary is not None else None
+        ends = None
+        if interpolate is not None:
+            ends = (pj.resolve_patterns(interpolate[0])[0], pj.resolve_patterns(interpolate[1])[0])
+            anchor = ends[0]
+        stored = _pick_model(model, genre, genre_ambiguous, anchor)
+        patterns = sample_patterns(
+            stored, n=n, seed=seed, genre=parse_genre(genre) if genre is not None else None,
+            ambiguous=genre_ambiguous, z_std=z_std, vary=anchor if ends is None else None,
+            noise=noise, interpolate=ends, steps=steps, threshold=threshold,
+        )
+        pj.save_last(patterns[-1])
+        written: list[Path] = []
+        tempo = bpm or 120.0
+        if where == "file" and path is not None:
+            if form == "json":
+                pj.write_patterns(patterns, path)
+            else:
+                data = midi_file_bytes(patterns, bpm=tempo, swing=swing, loops=loops)
+                pj.atomic_write(path, data)
+            written = [path]
+        elif where == "dir" and path is not None:
+            written = write_pattern_files(
+                patterns, path, fmt=form, force=force, bpm=tempo, swing=swing, loops=loops
+            )
+        elif where == "stdout" and form == "mid":
+            sys.stdout.buffer.write(midi_file_bytes(patterns, bpm=tempo, swing=swing, loops=loops))
+            sys.stdout.buffer.flush()
+        elif where == "stdout" or form == "json":
+            sys.stdout.write(pj.dumps_patterns(patterns))
+            sys.stdout.flush()
+        return patterns, where, form, path, written
+
+    patterns, where, form, path, written = run(action)
+    show_grids = (where == "terminal" and form == "grid") or (
+        where in ("file", "dir") and stdout_is_terminal() and len(patterns) <= MAX_GRIDS_WITH_FILES
+    )
+    if show_grids:
+        from rhythmcan_cli.cli.render import pattern_panel
+
+        for pattern in patterns:
+            out.print(pattern_panel(pattern))
+    if not quiet:
+        first = patterns[0]
+        what = f"{len(patterns)} pattern{'s' if len(patterns) != 1 else ''}"
+        if written:
+            target = str(path) if where == "file" else f"{len(written)} files in {path}"
+            err.print(f"wrote {what} to {target} (seed {first.seed})", highlight=False,
+                      markup=False, soft_wrap=True)
+        elif not show_grids:
+            err.print(f"{what} from {first.model}, seed {first.seed}", highlight=False,
+                      markup=False)
+    if play:
+
+        def play_action() -> PlayResult:
+            from rhythmcan_cli.audio import play_patterns
+
+            return play_patterns(
+                patterns, soundfont=soundfont, kit=kit, loops=loops, bpm=bpm, swing=swing,
+                require_audio=require_audio,
+            )
+
+        report_play(run(play_action), quiet=quiet)
