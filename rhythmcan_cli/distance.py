@@ -29,7 +29,8 @@ IntArray = npt.NDArray[np.int64]
 MAX_DISTANCE = STEPS * N_CLASSES
 """Largest possible pattern distance (288)."""
 
-_ROW_CHUNK = 512
+_ROW_CHUNK = 64
+"""Rows per gathered block: small blocks stay in cache (3x faster than 512 here)."""
 
 
 def osa_reference(a: Sequence[int], b: Sequence[int]) -> int:
@@ -90,7 +91,7 @@ def row_codes(hits: npt.NDArray[np.bool_]) -> npt.NDArray[np.uint32]:
 def _code_strings(codes: npt.NDArray[np.uint32]) -> list[bytes]:
     """32-byte strings of b'0'/b'1' for rapidfuzz, one per code."""
     bits = (codes[:, None] >> np.arange(STEPS, dtype=np.uint32)) & 1
-    chars = (bits.astype(np.uint8) + ord("0")).tobytes()
+    chars = (bits.astype(np.uint8) + ord("0")).tobytes()  # bytes: 25 % faster than str
     return [chars[i * STEPS : (i + 1) * STEPS] for i in range(len(codes))]
 
 
@@ -170,12 +171,16 @@ def _blocks(
         return
     instruments = _instruments(ha, hb, workers)
     report(progress, task, 0, n)
+    buffer = np.empty((_ROW_CHUNK, m), dtype=np.uint8)
     for start in range(0, n, _ROW_CHUNK):
         stop = min(start + _ROW_CHUNK, n)
         block = np.zeros((stop - start, m), dtype=np.uint16)
+        part = buffer[: stop - start]
         for inst in instruments:
-            block += inst.table[inst.left_index[start:stop]][:, inst.right_index]
-        report(progress, task, stop, n)
+            np.take(inst.table[inst.left_index[start:stop]], inst.right_index, axis=1, out=part)
+            block += part
+        if stop % (16 * _ROW_CHUNK) == 0 or stop == n:
+            report(progress, task, stop, n)
         yield start, stop, block
 
 
