@@ -26,6 +26,11 @@ def _layer(name: str, class_name: str, config: dict[str, Any], *sources: str) ->
     return {"name": name, "class_name": class_name, "config": config, "inbound_nodes": nodes}
 
 
+def _input(name: str, shape: list[int | None], dtype: str) -> dict[str, Any]:
+    config = {"batch_input_shape": shape, "dtype": dtype, "sparse": False, "name": name}
+    return {"name": name, "class_name": "InputLayer", "config": config, "inbound_nodes": []}
+
+
 def generator_layers_model(
     *,
     z_dim: int = 8,
@@ -46,21 +51,17 @@ def generator_layers_model(
         s = scale if scale is not None else 1.0 / np.sqrt(fan_in)
         weights[name] = (rng.normal(0.0, s, shape)).astype(np.float32)
 
-    layers.append(_layer("z", "InputLayer", {"batch_input_shape": [None, z_dim], "sparse": False}))
+    layers.append(_input("z", [None, z_dim], "float32"))
     inputs = [["z", 0, 0]]
     h = "z"
     if n_genres is not None:
-        layers.append(
-            _layer("genre", "InputLayer", {"batch_input_shape": [None, 1], "sparse": False})
-        )
-        layers[-1]["config"]["dtype"] = "int32"
+        layers.append(_input("genre", [None, 1], "int32"))
         inputs.append(["genre", 0, 0])
         layers.append(
             _layer(
                 "genre_embedding",
                 "Embedding",
-                {"input_dim": n_genres, "output_dim": z_dim, "input_length": None,
-                 "mask_zero": False},
+                {"input_dim": n_genres, "output_dim": z_dim, "mask_zero": False},
                 "genre",
             )
         )

@@ -145,6 +145,26 @@ def test_to_keras_round_trips_through_to_layers_model(keras: Any) -> None:
         np.testing.assert_array_equal(back.weights[name], array)
 
 
+@pytest.mark.parametrize("n_genres", [None, 3])
+def test_helper_files_have_the_form_of_trained_generators(keras: Any, n_genres: int | None) -> None:
+    """tests.helpers writes exactly what keras_io writes for build_generator's models."""
+    from rhythmcan_cli.keras_io import to_layers_model
+    from rhythmcan_cli.models import build_generator
+
+    trained = to_layers_model(
+        build_generator(z_dim=8, n_genres=n_genres, dense=(16, 64), lstm_units=8)
+    )
+    helper = generator_layers_model(n_genres=n_genres)
+    assert {layer["name"]: layer for layer in trained.layers} == {
+        layer["name"]: layer for layer in helper.layers
+    }
+    for key in ("input_layers", "output_layers"):
+        assert trained.topology["config"][key] == helper.topology["config"][key]
+    assert [(k, v.shape) for k, v in trained.weights.items()] == [
+        (k, v.shape) for k, v in helper.weights.items()
+    ]
+
+
 # ---------------------------------------------------------------- engine alone (no Keras)
 
 
