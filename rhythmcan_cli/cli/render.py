@@ -38,12 +38,19 @@ def _labels(class_names: Sequence[str]) -> list[str]:
     return [by_name.get(name, name.replace("_", " ").title()) for name in class_names]
 
 
-def level(value: float, threshold: float) -> int:
-    """-1 for no hit, else the strength band 0..3 of a value above ``threshold``."""
-    if value <= threshold:
-        return -1
+def levels(values: npt.ArrayLike, threshold: float) -> npt.NDArray[np.int64]:
+    """-1 where there is no hit, else the strength band 0..3 of each cell.
+
+    Hits are decided in float32 exactly as the MIDI writer decides them (``values >
+    threshold``), so the grid never shows a note the MIDI file lacks or the reverse.
+    """
+    array = np.asarray(values, dtype=np.float32)
+    hits = array > threshold
     span = max(1e-9, 1.0 - threshold)
-    return min(len(GLYPHS) - 1, int((value - threshold) / span * len(GLYPHS)))
+    bands = np.floor((array.astype(np.float64) - threshold) / span * len(GLYPHS))
+    bands = np.clip(bands, 0, len(GLYPHS) - 1).astype(np.int64)
+    result: npt.NDArray[np.int64] = np.where(hits, bands, -1)
+    return result
 
 
 def _separator(step: int) -> str:
@@ -70,13 +77,13 @@ def grid_text(
     values: npt.ArrayLike, threshold: float, class_names: Sequence[str]
 ) -> Group:
     """The header line and one line per drum for a (32, 9) pattern."""
-    array = np.asarray(values, dtype=np.float64)
+    bands = levels(values, threshold)
     lines: list[Text] = [_header()]
     for row, label in enumerate(_labels(class_names)):
         line = Text(f"{label[:LABEL_WIDTH - 1]:<{LABEL_WIDTH}}", style="bold")
-        for step in range(array.shape[0]):
+        for step in range(bands.shape[0]):
             line.append(_separator(step), style="dim")
-            band = level(float(array[step, row]), threshold)
+            band = int(bands[step, row])
             if band < 0:
                 line.append(EMPTY, style="dim")
             else:
@@ -99,7 +106,7 @@ def title(pattern: SampledPattern) -> str:
 
 def pattern_panel(pattern: SampledPattern) -> Panel:
     """One pattern as a titled panel (what ``rhythmcan sample`` prints on a terminal)."""
-    hits = int((pattern.values > pattern.threshold).sum())
+    hits = int((np.asarray(pattern.values, dtype=np.float32) > pattern.threshold).sum())
     return Panel(
         grid_text(pattern.values, pattern.threshold, pattern.class_names),
         title=title(pattern),
@@ -109,4 +116,4 @@ def pattern_panel(pattern: SampledPattern) -> Panel:
     )
 
 
-__all__ = ["GLYPHS", "grid_text", "level", "pattern_panel", "title"]
+__all__ = ["GLYPHS", "grid_text", "levels", "pattern_panel", "title"]

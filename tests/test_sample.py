@@ -1,0 +1,282 @@
+"""`rhythmcan sample`: seeds, genres and blends, variations, interpolation, outputs, bad input."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import mido
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from rhythmcan_cli.cli.app import app
+from rhythmcan_cli.errors import UsageError
+from rhythmcan_cli.grid import OUTPUT_PITCHES
+from rhythmcan_cli.midi import midi_bytes
+from rhythmcan_cli.patterns import SampledPattern, dumps_patterns, loads_patterns
+from rhythmcan_cli.sample import midi_file_bytes, parse_genre, sample, write_pattern_files
+from tests.helpers import make_stored_model
+
+runner = CliRunner()
+GENRES = ("funk", "rock", "jazz")
+
+
+@pytest.fixture
+def can() -> object:
+    return make_stored_model("tiny-can", kind="can")
+
+
+@pytest.fixture
+def cgan() -> object:
+    return make_stored_model("tiny-cgan", kind="cgan", genres=GENRES)
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+# ------------------------------------------------------------------------------ library
+
+
+def test_same_seed_same_patterns_byte_for_byte(can: object) -> None:
+    a = sample(can, n=5, seed=11)  # type: ignore[arg-type]
+    b = sample(can, n=5, seed=11)  # type: ignore[arg-type]
+    assert dumps_patterns(a) == dumps_patterns(b)
+    assert midi_file_bytes(a) == midi_file_bytes(b)
+    c = sample(can, n=5, seed=12)  # type: ignore[arg-type]
+    assert dumps_patterns(c) != dumps_patterns(a)
+    assert [p.index for p in a] == [0, 1, 2, 3, 4]
+
+
+def test_an_unseeded_sample_records_a_seed_that_reproduces_it(can: object) -> None:
+    first = sample(can, n=3, seed=None)  # type: ignore[arg-type]
+    again = sample(can, n=3, seed=first[0].seed)  # type: ignore[arg-type]
+    assert dumps_patterns(first) == dumps_patterns(again)
+
+
+def test_z_spread_follows_the_card_and_the_option(can: object) -> None:
+    card_std = float(np.std([p.z for p in sample(can, n=400, seed=1)]))  # type: ignore[arg-type]
+    assert card_std == pytest.approx(can.card.z_sigma_sample, rel=0.05)  # type: ignore[attr-defined]
+    half = float(np.std([p.z for p in sample(can, n=400, seed=1, z_std=0.5)]))  # type: ignore[arg-type]
+    assert half == pytest.approx(0.5, rel=0.05)
+
+
+def test_values_are_the_engines_output_rounded(cgan: object) -> None:
+    patterns = sample(cgan, n=3, seed=4, genre="rock")  # type: ignore[arg-type]
+    z = np.stack([p.z for p in patterns]).astype(np.float32)
+    expected = cgan.generator().generate(z, genres=[1, 1, 1])  # type: ignore[attr-defined]
+    got = np.stack([p.values for p in patterns])
+    assert np.abs(got - expected).max() <= 5e-5
+    assert all(p.genre == "rock" for p in patterns)
+
+
+def test_a_blend_mixes_genre_embeddings(cgan: object) -> None:
+    patterns = sample(cgan, n=2, seed=4, genre={"rock": 7, "funk": 3})  # type: ignore[arg-type]
+    assert patterns[0].genre == {"funk": 0.3, "rock": 0.7}
+    z = np.stack([p.z for p in patterns]).astype(np.float32)
+    weights = np.array([[0.3, 0.7, 0.0]] * 2, dtype=np.float32)
+    expected = cgan.generator().generate(z, genre_weights=weights)  # type: ignore[attr-defined]
+    assert np.abs(np.stack([p.values for p in patterns]) - expected).max() <= 5e-5
+    pure = sample(cgan, n=2, seed=4, genre="rock")  # type: ignore[arg-type]
+    assert not np.array_equal(pure[0].values, patterns[0].values)
+
+
+def test_ambiguous_on_a_conditional_model_is_the_uniform_blend(cgan: object) -> None:
+    [pattern] = sample(cgan, n=1, seed=2, ambiguous=True)  # type: ignore[arg-type]
+    assert isinstance(pattern.genre, dict)
+    assert sorted(pattern.genre) == sorted(GENRES)
+    assert sum(pattern.genre.values()) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_no_genre_on_a_conditional_model_picks_one_per_pattern(cgan: object) -> None:
+    genres = {p.genre for p in sample(cgan, n=30, seed=2)}  # type: ignore[arg-type]
+    assert genres == set(GENRES)
+
+
+def test_genre_errors(can: object, cgan: object) -> None:
+    with pytest.raises(UsageError, match="its genres: funk, rock, jazz"):
+        sample(cgan, n=1, seed=1, genre="polka")  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match="no genre input"):
+        sample(can, n=1, seed=1, genre="rock")  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match="at least 1"):
+        sample(can, n=0, seed=1)  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match="between 0 and 1"):
+        sample(can, n=1, seed=1, threshold=1.5)  # type: ignore[arg-type]
+
+
+def test_parse_genre() -> None:
+    assert parse_genre("rock") == "rock"
+    assert parse_genre("rock=0.7, funk=0.3") == {"rock": 0.7, "funk": 0.3}
+    for bad in ("", "rock=x", "rock=-1", "=0.3"):
+        with pytest.raises(UsageError):
+            parse_genre(bad)
+
+
+def test_vary_stays_near_the_anchor(can: object) -> None:
+    [anchor] = sample(can, n=1, seed=5)  # type: ignore[arg-type]
+    same = sample(can, n=2, seed=6, vary=anchor, noise=0.0)  # type: ignore[arg-type]
+    assert np.array_equal(same[0].z, anchor.z)
+    assert np.array_equal(same[1].values, anchor.values)
+    near = sample(can, n=200, seed=6, vary=anchor, noise=0.2)  # type: ignore[arg-type]
+    offsets = np.stack([p.z for p in near]) - anchor.z
+    assert float(offsets.std()) == pytest.approx(0.2, rel=0.1)
+    assert abs(float(offsets.mean())) < 0.03
+
+
+def test_vary_keeps_the_anchor_genre(cgan: object) -> None:
+    [anchor] = sample(cgan, n=1, seed=5, genre="jazz")  # type: ignore[arg-type]
+    assert {p.genre for p in sample(cgan, n=4, seed=1, vary=anchor)} == {"jazz"}  # type: ignore[arg-type]
+
+
+def test_interpolation_walks_from_a_to_b_on_the_sphere(cgan: object) -> None:
+    [a] = sample(cgan, n=1, seed=1, genre="rock")  # type: ignore[arg-type]
+    [b] = sample(cgan, n=1, seed=2, genre="funk")  # type: ignore[arg-type]
+    walk = sample(cgan, n=1, seed=3, interpolate=(a, b), steps=5)  # type: ignore[arg-type]
+    assert len(walk) == 5
+    assert np.allclose(walk[0].z, a.z, atol=1e-6) and np.allclose(walk[-1].z, b.z, atol=1e-6)
+    assert np.abs(walk[0].values - a.values).max() <= 1e-4
+    assert walk[0].genre == "rock" and walk[-1].genre == "funk"
+    assert walk[2].genre == {"funk": 0.5, "rock": 0.5}
+    norms = [float(np.linalg.norm(p.z)) for p in walk]
+    low = min(norms[0], norms[-1]) - 1e-3
+    assert all(n >= low for n in norms)  # slerp does not dip towards 0 like a straight line
+    with pytest.raises(UsageError, match="--steps"):
+        sample(cgan, n=1, seed=3, interpolate=(a, b), steps=1)  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------------------ MIDI out
+
+
+def test_fast_midi_writer_matches_midi_bytes() -> None:
+    rng = np.random.default_rng(0)
+    for trial in range(40):
+        threshold = float(rng.choice([0.0, 0.2, 0.5]))
+        values = np.round(rng.random((int(rng.integers(1, 4)), 32, 9)) ** 3, 4).astype(np.float32)
+        patterns = [
+            SampledPattern("m", "can", None, 0, i, np.zeros(2), threshold, ("x",) * 9,
+                           OUTPUT_PITCHES, v)
+            for i, v in enumerate(values)
+        ]
+        bpm = float(rng.choice([120.0, 97.3, 300.0]))
+        swing = float(rng.choice([0.0, 0.3, 0.75]))
+        loops = int(rng.integers(1, 3))
+        expected = midi_bytes(values, threshold=threshold, bpm=bpm, swing=swing, loops=loops)
+        assert midi_file_bytes(patterns, bpm=bpm, swing=swing, loops=loops) == expected, trial
+
+
+def test_numbered_files_never_overwrite(can: object, tmp_path: Path) -> None:
+    patterns = sample(can, n=3, seed=1)  # type: ignore[arg-type]
+    paths = write_pattern_files(patterns, tmp_path / "out")
+    assert [p.name for p in paths] == ["pattern-001.mid", "pattern-002.mid", "pattern-003.mid"]
+    with pytest.raises(Exception, match="already exists; use --force"):
+        write_pattern_files(patterns, tmp_path / "out")
+    assert write_pattern_files(patterns, tmp_path / "out", force=True) == paths
+    jsons = write_pattern_files(patterns, tmp_path / "js", fmt="json")
+    assert loads_patterns(jsons[1].read_text())[0].index == 1
+
+
+# ------------------------------------------------------------------------------ CLI
+
+
+def test_cli_midi_file_read_back_by_mido_and_pretty_midi(can: object, tmp_path: Path) -> None:
+    import pretty_midi
+
+    target = tmp_path / "x.mid"
+    code, _, _ = invoke("sample", "-m", "tiny-can", "-n", "2", "--seed", "3", "--threshold",
+                        "0.1", "--bpm", "90", "-o", str(target))
+    assert code == 0
+    patterns = sample(can, n=2, seed=3, threshold=0.1)  # type: ignore[arg-type]
+    expected_hits = sum(int((p.values > 0.1).sum()) for p in patterns)
+    assert expected_hits > 0
+
+    midi = mido.MidiFile(target)
+    ons = [m for t in midi.tracks for m in t if m.type == "note_on" and m.velocity > 0]
+    assert len(ons) == expected_hits
+    assert {m.channel for m in ons} == {9}
+    tempos = [m.tempo for t in midi.tracks for m in t if m.type == "set_tempo"]
+    assert tempos == [mido.bpm2tempo(90)]
+
+    pm = pretty_midi.PrettyMIDI(str(target))
+    drums = [i for i in pm.instruments if i.is_drum]
+    assert len(drums) == 1 and len(drums[0].notes) == expected_hits
+    assert {n.pitch for n in drums[0].notes} <= set(OUTPUT_PITCHES)
+    assert pm.get_tempo_changes()[1][0] == pytest.approx(90.0, abs=1e-3)
+    assert max(n.start for n in drums[0].notes) < 2 * 8 * 60 / 90  # 2 patterns of 8 beats
+
+
+def test_cli_outputs_are_deterministic(can: object, tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        assert invoke("sample", "-m", "tiny-can", "-n", "3", "--seed", "8",
+                      "-o", str(tmp_path / f"{name}.mid"))[0] == 0
+        assert invoke("sample", "-m", "tiny-can", "-n", "3", "--seed", "8",
+                      "-o", str(tmp_path / f"{name}.json"))[0] == 0
+    assert (tmp_path / "a.mid").read_bytes() == (tmp_path / "b.mid").read_bytes()
+    assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
+    _, piped, _ = invoke("sample", "-m", "tiny-can", "-n", "3", "--seed", "8")
+    assert piped == (tmp_path / "a.json").read_text()  # not a terminal: JSON lines
+
+
+def test_cli_midi_to_stdout_and_folders(can: object, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["sample", "-m", "tiny-can", "--seed", "1", "-o", "-"])
+    assert result.exit_code == 0
+    assert result.stdout_bytes.startswith(b"MThd")
+    assert mido.MidiFile(file=io.BytesIO(result.stdout_bytes)).type == 1
+    code, out, err = invoke("sample", "-m", "tiny-can", "-n", "4", "-o", f"{tmp_path}/d/")
+    assert code == 0 and out == ""
+    assert len(list((tmp_path / "d").glob("pattern-*.mid"))) == 4
+    assert "wrote 4 patterns" in err
+    code, _, err = invoke("sample", "-m", "tiny-can", "-n", "4", "-o", f"{tmp_path}/d/")
+    assert code == 1 and "already exists" in err
+    assert invoke("sample", "-m", "tiny-can", "-n", "4", "--force", "-o", f"{tmp_path}/d/")[0] == 0
+    code, out, err = invoke("sample", "-m", "tiny-can", "-q", "-n", "2", "-o", f"{tmp_path}/q.mid")
+    assert code == 0 and out == "" and err == ""
+
+
+def test_cli_vary_last_and_interpolate(cgan: object, tmp_path: Path) -> None:
+    code, out, _ = invoke("sample", "-m", "tiny-cgan", "--genre", "jazz", "--seed", "4")
+    assert code == 0
+    [anchor] = loads_patterns(out)
+    code, out, _ = invoke("sample", "--vary", "last", "--noise", "0", "-n", "2", "--seed", "9")
+    assert code == 0
+    varied = loads_patterns(out)
+    assert varied[0].model == "tiny-cgan" and varied[0].genre == "jazz"
+    assert np.array_equal(varied[1].z, anchor.z)
+    (tmp_path / "a.json").write_text(json.dumps(anchor.to_dict()))
+    code, out, _ = invoke("sample", "--interpolate", str(tmp_path / "a.json"), "last",
+                          "--steps", "3")
+    assert code == 0 and len(loads_patterns(out)) == 3
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["-m", "tiny-can", "-n", "0"], 2, "-n must be at least 1"),
+        (["-m", "tiny-can", "--threshold", "1.5"], 2, "between 0 and 1"),
+        (["-m", "tiny-can", "--genre", "rock"], 2, "no genre input"),
+        (["-m", "tiny-cgan", "--genre", "polka"], 2, "its genres: funk, rock, jazz"),
+        (["-m", "tiny-can", "--format", "wav"], 2, "unknown --format"),
+        (["--genre-ambiguous"], 1, "no default can model"),
+        (["--vary", "last"], 1, "run 'rhythmcan sample' first"),
+        (["-m", "no-such-model"], 1, "no-such-model"),
+    ],
+)
+def test_cli_bad_input_is_one_clear_line(
+    can: object, cgan: object, args: list[str], code: int, message: str
+) -> None:
+    exit_code, out, err = invoke("sample", *args)
+    assert exit_code == code
+    assert out == ""
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_cli_corrupt_model_folder(can: object) -> None:
+    folder = can.path  # type: ignore[attr-defined]
+    weights = next(folder.glob("generator/*.bin"))
+    weights.write_bytes(weights.read_bytes()[:-8])
+    exit_code, out, err = invoke("sample", "-m", "tiny-can")
+    assert exit_code == 1 and out == ""
+    assert len(err.strip().splitlines()) == 1 and "tiny-can" in err
