@@ -146,26 +146,42 @@ def _lstm(
     recurrent_activation: Callable[[FloatArray], FloatArray],
     return_sequences: bool,
 ) -> FloatArray:
-    """Keras LSTM (gates i, f, c, o) over ``x`` of shape (N, T, F)."""
+    """Keras LSTM over ``x`` (N, T, F); weights already reordered to gates i, f, o, c.
+
+    All time steps' input projections come from one matmul, laid out time-major so each
+    step reads a contiguous block; the three sigmoid gates are activated in one call.
+    """
     n, steps, features = x.shape
     units = recurrent.shape[0]
-    projected = (x.reshape(n * steps, features) @ kernel).reshape(n, steps, 4 * units)
+    time_major = np.ascontiguousarray(x.transpose(1, 0, 2)).reshape(steps * n, features)
+    projected = (time_major @ kernel).reshape(steps, n, 4 * units)
     if bias is not None:
         projected += bias
     h = np.zeros((n, units), dtype=np.float32)
     c = np.zeros((n, units), dtype=np.float32)
-    outputs = np.empty((n, steps, units), dtype=np.float32) if return_sequences else None
+    z = np.empty((n, 4 * units), dtype=np.float32)
+    outputs = np.empty((steps, n, units), dtype=np.float32) if return_sequences else None
     for t in range(steps):
-        z = projected[:, t, :] + h @ recurrent
-        i = recurrent_activation(z[:, :units])
-        f = recurrent_activation(z[:, units : 2 * units])
-        g = activation(z[:, 2 * units : 3 * units])
-        o = recurrent_activation(z[:, 3 * units :])
-        c = f * c + i * g
-        h = o * activation(c)
+        np.matmul(h, recurrent, out=z)
+        z += projected[t]
+        gates = recurrent_activation(z[:, : 3 * units])
+        g = activation(z[:, 3 * units :])
+        c *= gates[:, units : 2 * units]
+        c += gates[:, :units] * g
+        h = gates[:, 2 * units :] * activation(c)
         if outputs is not None:
-            outputs[:, t, :] = h
-    return outputs if outputs is not None else h
+            outputs[t] = h
+    if outputs is None:
+        return h
+    result: FloatArray = np.ascontiguousarray(outputs.transpose(1, 0, 2))
+    return result
+
+
+def _ifco_to_ifoc(array: FloatArray, units: int) -> FloatArray:
+    """Reorder the last axis from Keras gate order (i, f, c, o) to (i, f, o, c)."""
+    i, f, c, o = (array[..., k * units : (k + 1) * units] for k in range(4))
+    out: FloatArray = np.ascontiguousarray(np.concatenate([i, f, o, c], axis=-1))
+    return out
 
 
 class Generator:
@@ -512,6 +528,9 @@ def _layer(
         recurrent = weights.get(name, "recurrent_kernel", (units, 4 * units))
         bias = weights.get(name, "bias", (4 * units,)) if cfg.get("use_bias", True) else None
         seq = bool(cfg.get("return_sequences", False))
+        kernel = _ifco_to_ifoc(kernel, units)
+        recurrent = _ifco_to_ifoc(recurrent, units)
+        bias = None if bias is None else _ifco_to_ifoc(bias, units)
 
         def lstm(args: Sequence[FloatArray]) -> FloatArray:
             return _lstm(args[0], kernel, recurrent, bias, act, rec_act, seq)
