@@ -237,18 +237,19 @@ def read_midi_windows(
         # notes snap to the nearest 16th: a stretch owns [start - step/2, stop - step/2)
         position = (ticks - start) / step
         index = np.floor(position + 0.5).astype(np.int64)
+        inside = index >= 0 if stop is None else (index >= 0) & (index < length)
+        last = int(index[inside].max()) + 1 if inside.any() else 0
+        last_bar_end = -(-last // STEPS_PER_BAR) * STEPS_PER_BAR
+        # silence after the last hit counts up to one window's length (a pattern may end
+        # with an empty bar) but no further: windows of pure silence are never needed
+        reach = last_bar_end + STEPS if last else 0
         if stop is None:
-            # the last stretch runs to the end of the bar holding the last hit: a file
-            # that stops mid-bar ends with a silent rest of that bar, and trailing empty
-            # bars before the end-of-track are not music
-            inside = index >= 0
-            last = int(index[inside].max()) + 1 if inside.any() else 0
-            length = -(-last // STEPS_PER_BAR) * STEPS_PER_BAR
+            # the file's last stretch runs to its end-of-track in whole bars, and always to
+            # the end of the bar holding the last hit (a file may stop mid-bar)
+            whole_bars = length // STEPS_PER_BAR * STEPS_PER_BAR
+            length = max(last_bar_end, min(whole_bars, reach))
         else:
-            inside = (index >= 0) & (index < length)
-            # bars after the stretch's last hit hold nothing: no need to allocate them
-            last = int(index[inside].max()) + 1 if inside.any() else 0
-            length = min(length, -(-last // STEPS_PER_BAR) * STEPS_PER_BAR)
+            length = min(length, reach)
         steps_44 += length
         if length < STEPS:
             continue

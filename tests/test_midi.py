@@ -353,6 +353,16 @@ def test_file_ending_mid_bar_pads_the_last_bar() -> None:
     assert read.windows[1, 24:, CHH].max() == 0.0
 
 
+def test_trailing_silence_counts_up_to_the_end_of_track() -> None:
+    pattern = np.zeros((32, 9), np.float32)
+    pattern[:16:4, KICK] = 1.0  # hits in the first bar only: the second bar rests
+    read = read_midi_windows(midi_bytes(pattern), hop=16, min_onsets=1)
+    np.testing.assert_array_equal(read.windows, pattern[None])
+    # a silent tail longer than a window adds no windows of pure silence
+    events = [*every_16th(0, 32, pitch=42), (120 * 32 * 50, mido.MetaMessage("marker", text="x"))]
+    assert read_midi_windows(make_file([events]), hop=16, min_onsets=0).windows.shape[0] == 3
+
+
 def test_reads_a_path(tmp_path: Path) -> None:
     path = tmp_path / "a.mid"
     path.write_bytes(midi_bytes(random_patterns(1)[0], threshold=0.0))
