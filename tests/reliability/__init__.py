@@ -1,0 +1,1 @@
+"""Reliability tests: hostile MIDI, interrupted and concurrent work, untrusted models, output safety."""
