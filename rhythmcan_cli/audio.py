@@ -300,13 +300,19 @@ def _event_order(event: tuple[float, str, int, int, int]) -> tuple[float, int]:
     return event[0], 1 if event[1] == "on" else 0
 
 
+def check_kit(kit: str) -> str:
+    """Return ``kit`` if it is a known drum kit name, else raise UsageError listing them."""
+    if kit not in KITS:
+        raise UsageError(f"unknown kit {kit!r}; kits: {', '.join(KITS)}")
+    return kit
+
+
 def render(
     score: Score, *, soundfont: Path | str | None = None, kit: str = "standard",
     samplerate: int = SAMPLE_RATE,
 ) -> Rendered:
     """Render with FluidSynth when it and a SoundFont are there, else with the built-in synth."""
-    if kit not in KITS:
-        raise UsageError(f"unknown kit {kit!r}; kits: {', '.join(KITS)}")
+    check_kit(kit)
     notices: list[str] = []
     reason: str | None = None
     if os.environ.get("RHYTHMCAN_SYNTH", "").lower() == "builtin":
@@ -424,6 +430,7 @@ def play(
     """``rhythmcan play``: read MIDI or pattern JSON, render, then play or write a WAV."""
     if loops < 1:
         raise UsageError(f"--loops must be at least 1, got {loops}")
+    check_kit(kit)
     score = read_sources(sources, bpm=bpm, loops=loops, stdin=stdin)
     rendered = render(score, soundfont=soundfont, kit=kit)
     return deliver(rendered, wav=wav, require_audio=require_audio)
@@ -435,6 +442,7 @@ def play_patterns(
     bpm: float | None = None, swing: float = 0.0, require_audio: bool = False,
 ) -> PlayResult:
     """``sample --play``: the same path as ``play`` for patterns in memory."""
+    check_kit(kit)
     score = pattern_score(patterns, bpm=bpm, swing=swing, loops=loops)
     rendered = render(score, soundfont=soundfont, kit=kit)
     return deliver(rendered, wav=wav, require_audio=require_audio)
@@ -445,6 +453,7 @@ __all__ = [
     "PlayResult",
     "Rendered",
     "Score",
+    "check_kit",
     "concat",
     "deliver",
     "find_soundfont",

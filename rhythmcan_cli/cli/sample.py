@@ -186,6 +186,10 @@ def sample(
         from rhythmcan_cli.sample import sample as sample_patterns
 
         where, form, path = _destination(output, fmt)
+        if play:
+            from rhythmcan_cli.audio import check_kit
+
+            check_kit(kit)
         if genre is not None and genre_ambiguous:
             raise UsageError("use either --genre or --genre-ambiguous, not both")
         anchor = pj.resolve_patterns(vary)[0] if vary is not None else None
