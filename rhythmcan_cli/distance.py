@@ -83,9 +83,9 @@ def _as_hits(patterns: npt.ArrayLike, threshold: float, what: str) -> npt.NDArra
 
 def row_codes(hits: npt.NDArray[np.bool_]) -> npt.NDArray[np.uint32]:
     """Each instrument row as a 32-bit code: (N, 32, 9) bool -> (N, 9) uint32 (bit t = step t)."""
-    weights = (np.uint64(1) << np.arange(STEPS, dtype=np.uint64)).astype(np.uint64)
-    codes = np.tensordot(hits.astype(np.uint64), weights, axes=([1], [0]))
-    return codes.astype(np.uint32)
+    packed = np.packbits(np.ascontiguousarray(hits.transpose(0, 2, 1)), axis=2, bitorder="little")
+    codes: npt.NDArray[np.uint32] = packed.view("<u4")[:, :, 0].astype(np.uint32)
+    return codes
 
 
 def _code_strings(codes: npt.NDArray[np.uint32]) -> list[bytes]:
@@ -242,3 +242,52 @@ def diversity(
         raise DataError(f"diversity needs at least 2 patterns, got {n}")
     # The diagonal contributes 0 to the all-pairs sum, so divide by n(n-1) instead of n^2.
     return mean_distance(ha, ha, workers=workers) * n * n / (n * (n - 1))
+
+
+def mean_distance_table(
+    rows: Sequence[npt.ArrayLike],
+    columns: Sequence[npt.ArrayLike],
+    *,
+    threshold: float = EVAL_THRESHOLD,
+    workers: int = -1,
+    progress: ProgressCallback | None = None,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """The paper's whole table: mean distance of every row set to every column set, and the
+    diversity (mean distance over pairs i != j) within every row set.
+
+    Returns ``(means (len(rows), len(columns)), diversity (len(rows),))``. The row sets and
+    the column sets are each pooled, so each instrument needs one OSA table over their
+    distinct rows instead of one per cell; the cells are count-weighted sums of that table.
+    """
+    hr = [_as_hits(r, threshold, "a row set") for r in rows]
+    hc = [_as_hits(c, threshold, "a column set") for c in columns]
+    sizes_r = np.array([len(h) for h in hr])
+    sizes_c = np.array([len(h) for h in hc])
+    if not len(hr) or not len(hc) or sizes_r.min() < 2 or sizes_c.min() < 1:
+        raise DataError(
+            "a distance table needs at least 2 patterns in every row set and 1 in every column"
+        )
+    left = np.concatenate(hr)
+    right = np.concatenate(hc)
+    left_group = np.repeat(np.arange(len(hr)), sizes_r)
+    right_group = np.repeat(np.arange(len(hc)), sizes_c)
+    codes_l, codes_r = row_codes(left), row_codes(right)
+    n_right = len(hc)
+    sums = np.zeros((len(hr), n_right), dtype=np.float64)
+    report(progress, "distance table", 0, N_CLASSES)
+    for k in range(N_CLASSES):
+        ul, il = np.unique(codes_l[:, k], return_inverse=True)
+        ur, ir = np.unique(codes_r[:, k], return_inverse=True)
+        count_l = np.zeros((len(hr), len(ul)), dtype=np.float64)
+        np.add.at(count_l, (left_group, il.reshape(-1)), 1.0)
+        count_r = np.zeros((len(ur), n_right), dtype=np.float64)
+        np.add.at(count_r, (ir.reshape(-1), right_group), 1.0)
+        table = _osa_table(ul, ur, workers)
+        for start in range(0, len(ul), 1024):
+            part = table[start : start + 1024].astype(np.float64) @ count_r
+            sums += count_l[:, start : start + 1024] @ part
+        report(progress, "distance table", k + 1, N_CLASSES)
+    means = sums / np.outer(sizes_r, sizes_c)
+    # Within-set pairs: per set, far fewer distinct pairs than pooling all rows with all rows.
+    within = np.array([diversity(h, workers=workers) for h in hr], dtype=np.float64)
+    return means, within

@@ -46,6 +46,8 @@ PER_GENRE: Final = 500
 """Training patterns per genre in the distance table (subsampled with the seed)."""
 NEAR_DISTANCE: Final = 4
 """'Near copy' radius for the novelty share (a few moved or missing hits)."""
+REFERENCE_NOVELTY: Final = 300
+"""Held-out real and random patterns whose nearest neighbours calibrate the novelty scale."""
 GENERATED: Final = "generated"
 BASELINE_INSTRUMENT: Final = "random: per-instrument counts"
 BASELINE_TOTAL: Final = "random: total count"
@@ -505,7 +507,7 @@ def evaluate(
     """Run the whole protocol; see the module docstring. ``classifier=False`` skips ambiguity.
 
     ``source`` is a stored model (``n`` patterns are sampled with ``seed``) or a GeneratedSet
-    (all of its patterns are used; ``n`` is ignored). ``data`` is split by file with
+    (at most ``n`` of its patterns, drawn with ``seed``). ``data`` is split by file with
     ``validation`` held out.
     """
     if n < 2:
@@ -519,6 +521,9 @@ def evaluate(
     if isinstance(source, GeneratedSet):
         name, kind = source.name, source.kind
         generated = check_batch(source.x)
+        if len(generated) > n:
+            keep = np.random.default_rng(seed).choice(len(generated), n, replace=False)
+            generated = generated[np.sort(keep)]
         if len(generated) < 2:
             raise DataError(
                 f"{name} holds {len(generated)} pattern(s): evaluation needs at least 2"
@@ -536,45 +541,53 @@ def evaluate(
     rng = np.random.default_rng(seed)
     genre_sets: dict[str, FloatArray] = {}
     held_sets: dict[str, FloatArray] = {}
+    notes: list[str] = []
+    if len(held.x) < 2:
+        raise DataError(
+            f"the held-out split has {len(held.x)} pattern(s): the references need at least 2 "
+            "(more files per genre, or a larger --validation share)"
+        )
     for index, genre in enumerate(genres):
         genre_sets[genre] = _subsample(train.x[train.y == index], per_genre, rng)
-        held_sets[genre] = _subsample(held.x[held.y == index], per_genre, rng)
-        for label, part, where in (
-            ("training", genre_sets[genre], "the training split"),
-            ("held-out", held_sets[genre], "the held-out split"),
-        ):
-            if len(part) < 2:
-                raise DataError(
-                    f"genre '{genre}' has {len(part)} {label} pattern(s) in {where}: each "
-                    "genre needs at least 2 on both sides (more files per genre, or a larger "
-                    "--validation share)"
-                )
+        if not len(genre_sets[genre]):
+            raise DataError(f"genre '{genre}' has no patterns in the training split")
+        part = _subsample(held.x[held.y == index], per_genre, rng)
+        if len(part) >= 2:
+            held_sets[genre] = part
+        else:
+            notes.append(
+                f"no held-out row for '{genre}': {len(part)} held-out pattern(s) "
+                "(a genre from a single file stays in training)"
+            )
     base1, base2 = random_baselines(train.x, len(generated), seed + 1, threshold=threshold)
 
     rows: list[tuple[str, FloatArray]] = [
         (GENERATED, generated), (BASELINE_INSTRUMENT, base1), (BASELINE_TOTAL, base2),
-        *((f"real: {g} (held-out)", held_sets[g]) for g in genres),
+        *((f"real: {g} (held-out)", x) for g, x in held_sets.items()),
     ]
-    table: list[DistanceRow] = []
-    total = len(rows) * (len(genres) + 1)
-    done = 0
-    for row_name, x in rows:
-        to_genre = {}
-        for genre in genres:
-            to_genre[genre] = distance.mean_distance(x, genre_sets[genre], threshold=threshold)
-            done += 1
-            report(progress, "distance table", done, total)
-        div = distance.diversity(x, threshold=threshold)
-        done += 1
-        report(progress, "distance table", done, total)
-        table.append(DistanceRow(row_name, len(x), to_genre, div))
+    means, diversities = distance.mean_distance_table(
+        [x for _, x in rows], [genre_sets[g] for g in genres], threshold=threshold,
+        progress=progress,
+    )
+    table = [
+        DistanceRow(
+            row_name, len(x), {g: float(means[i, j]) for j, g in enumerate(genres)},
+            float(diversities[i]),
+        )
+        for i, (row_name, x) in enumerate(rows)
+    ]
 
     held_all = _subsample(held.x, len(generated), rng)
     near_gen, _ = distance.nearest_distances(
         generated, train.x, threshold=threshold, progress=progress
     )
-    near_real, _ = distance.nearest_distances(held_all, train.x, threshold=threshold)
-    near_rand, _ = distance.nearest_distances(base1, train.x, threshold=threshold)
+    # The references only calibrate the scale: a few hundred patterns each are plenty.
+    near_real, _ = distance.nearest_distances(
+        held_all[:REFERENCE_NOVELTY], train.x, threshold=threshold
+    )
+    near_rand, _ = distance.nearest_distances(
+        base1[:REFERENCE_NOVELTY], train.x, threshold=threshold
+    )
     novelty = Novelty(
         near_distance=NEAR_DISTANCE, training_size=len(train.x),
         generated=novelty_stats(near_gen), real=novelty_stats(near_real),
@@ -590,7 +603,8 @@ def evaluate(
     )
     report(progress, "descriptors", 1, 1)
 
-    notes: list[str] = []
+    if isinstance(source, GeneratedSet) and len(source.x) > len(generated):
+        notes.append(f"{len(generated)} of the {len(source.x)} generated patterns were used (-n)")
     ambiguity: Ambiguity | None = None
     if classifier is not False and len(genres) >= 2:
         chosen = None if classifier is True else classifier

@@ -10,6 +10,7 @@ from rhythmcan_cli.distance import (
     distance_matrix,
     diversity,
     mean_distance,
+    mean_distance_table,
     nearest_distances,
     osa_reference,
     pattern_distance_reference,
@@ -131,3 +132,13 @@ def test_bad_input_is_one_clear_error() -> None:
         distance_matrix(np.zeros((3, 16, 9)))
     with pytest.raises(DataError, match="at least 2"):
         diversity(random_patterns(1, 0))
+
+
+def test_whole_table_matches_cell_by_cell() -> None:
+    rows = [random_patterns(12, 20), random_patterns(7, 21, 0.1), random_patterns(9, 22)]
+    columns = [random_patterns(15, 23), rows[1][:3], random_patterns(1, 24)]
+    means, div = mean_distance_table(rows, columns)
+    for i, r in enumerate(rows):
+        assert div[i] == pytest.approx(diversity(r))
+        for j, c in enumerate(columns):
+            assert means[i, j] == pytest.approx(float(distance_matrix(r, c).mean()))

@@ -53,24 +53,39 @@ def _render(report: EvaluationReport) -> None:
     """Rich tables of the report on stdout."""
     from rich.table import Table
 
+    from rhythmcan_cli.evaluate import BASELINE_INSTRUMENT, BASELINE_TOTAL, GENERATED
+
     genres = report.genres
+    rows = {row.name: row for row in report.table}
+    references = [row for row in report.table if row.name.startswith("real: ")]
     table = Table(
-        title=f"Mean OSA distance to each training genre (0-288; {report.source}, "
-        f"n={report.n}, up to {report.per_genre} per genre)",
+        title=f"Mean OSA distance to each training genre's patterns (0-288; n={report.n}, up "
+        f"to {report.per_genre} per genre; lower = closer)",
         title_justify="left",
     )
-    table.add_column("patterns")
+    table.add_column("training genre")
+    columns = [("generated", GENERATED), ("random: instr.", BASELINE_INSTRUMENT),
+               ("random: total", BASELINE_TOTAL)]
+    for header, _ in columns:
+        table.add_column(header, justify="right")
+    table.add_column("real: same genre", justify="right")
+    table.add_column("real: other genres", justify="right")
     for genre in genres:
-        table.add_column(genre, justify="right")
-    table.add_column("diversity", justify="right")
-    for row in report.table:
-        lowest = min(row.to_genre.values())
-        cells = [
-            f"[bold]{row.to_genre[g]:.1f}[/]" if row.to_genre[g] == lowest else
-            f"{row.to_genre[g]:.1f}" for g in genres
-        ]
-        name = f"[bold cyan]{row.name}[/]" if row.name == "generated" else row.name
-        table.add_row(name, *cells, f"{row.diversity:.1f}")
+        own = rows.get(f"real: {genre} (held-out)")
+        others = [r.to_genre[genre] for r in references if r is not own]
+        table.add_row(
+            genre,
+            *(f"{rows[key].to_genre[genre]:.1f}" for _, key in columns),
+            f"{own.to_genre[genre]:.1f}" if own is not None else "-",
+            f"{sum(others) / len(others):.1f}" if others else "-",
+        )
+    diversity = [f"{rows[key].diversity:.1f}" for _, key in columns]
+    real_div = [r.diversity for r in references]
+    table.add_section()
+    table.add_row(
+        "[italic]diversity[/]", *diversity,
+        f"{sum(real_div) / len(real_div):.1f}" if real_div else "-", "",
+    )
     out.print(table)
 
     nov = report.novelty
