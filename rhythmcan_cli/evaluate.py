@@ -381,7 +381,9 @@ def _subsample(x: FloatArray, limit: int, rng: np.random.Generator) -> FloatArra
 
 def classifier_name(fingerprint: str) -> str:
     """Store name of the classifier trained on the fly for a dataset fingerprint."""
-    return f"classifier-{fingerprint[:12] or 'data'}"
+    import hashlib
+
+    return f"classifier-{hashlib.sha256(fingerprint.encode()).hexdigest()[:12]}"
 
 
 def resolve_classifier(

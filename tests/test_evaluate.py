@@ -218,3 +218,23 @@ def test_cli_bad_input_exits_non_zero_with_one_line(tmp_path: Path) -> None:
     assert len(lines) == 1 and "do not match" in lines[0] and "techno" in lines[0]
     result = runner.invoke(app, ["evaluate", "no-such-model", str(data_dir), "--quiet"])
     assert result.exit_code != 0
+
+
+@pytest.mark.slow
+def test_classifier_is_trained_on_the_fly_and_cached() -> None:
+    pytest.importorskip("tensorflow")
+    from rhythmcan_cli.store import open_model
+
+    data = synthetic_dataset()
+    first = evaluate(GeneratedSet("g", data.x[:30]), data, classifier_epochs=1)
+    assert first.ambiguity is not None and first.ambiguity.classifier.startswith("classifier-")
+    assert any("trained genre classifier" in note for note in first.notes)
+    cached = open_model(first.ambiguity.classifier)
+    assert cached.card.kind == "classifier" and cached.card.genres == list(GENRES)
+    for stats in (first.ambiguity.generated, first.ambiguity.real):
+        assert 0.0 <= stats.entropy_mean <= 1.0 and 1 / 3 <= stats.max_prob_mean <= 1.0
+    again = evaluate(GeneratedSet("g", data.x[:30]), data, classifier=cached.name)
+    assert again.ambiguity is not None and not again.notes
+    assert again.ambiguity.generated.entropy_mean == pytest.approx(
+        first.ambiguity.generated.entropy_mean, abs=1e-5
+    )
