@@ -40,8 +40,12 @@ def generator_layers_model(
     seed: int = 0,
     last_activation: str = "sigmoid",
     recurrent_activation: str = "sigmoid",
+    final_leaky: float | None = None,
 ) -> LayersModel:
-    """The generator as a LayersModel (2.3.1 dialect) with random weights from ``seed``."""
+    """The generator as a LayersModel (2.3.1 dialect) with random weights from ``seed``.
+
+    ``last_activation="tanh", final_leaky=0.3`` gives the 2020 conditional model's ending.
+    """
     rng = np.random.default_rng(seed)
     layers: list[dict[str, Any]] = []
     weights: dict[str, np.ndarray] = {}
@@ -106,6 +110,9 @@ def generator_layers_model(
         w(f"{name}/recurrent_kernel", units, 4 * units)
         w(f"{name}/bias", 4 * units, scale=0.1)
         h, width = name, units
+    if final_leaky is not None:
+        layers.append(_layer("pattern_leaky", "LeakyReLU", {"alpha": final_leaky}, h))
+        h = "pattern_leaky"
     topology = {
         "class_name": "Model",
         "config": {"name": "generator", "layers": layers, "input_layers": inputs,

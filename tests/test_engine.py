@@ -82,13 +82,17 @@ def test_engine_equals_keras_for_trainable_generators(
     assert gen.n_genres == n_genres
 
 
-@pytest.mark.parametrize("n_genres", [None, 3])
+@pytest.mark.parametrize(
+    ("n_genres", "ending"),
+    [(None, {}), (3, {}), (3, {"last_activation": "tanh", "final_leaky": 0.3})],
+)
 def test_engine_equals_keras_for_files_written_without_tensorflow(
-    keras: Any, n_genres: int | None
+    keras: Any, n_genres: int | None, ending: dict[str, Any]
 ) -> None:
+    """Including the 2020 conditional model's ending (LSTM 9 tanh + LeakyReLU 0.3)."""
     from rhythmcan_cli.keras_io import to_keras
 
-    lm = generator_layers_model(n_genres=n_genres, seed=11)
+    lm = generator_layers_model(n_genres=n_genres, seed=11, **ending)
     model = to_keras(lm)
     gen = Generator.from_layers_model(lm)
     z = np.random.default_rng(1).normal(0.0, 1.0, (5, 8)).astype(np.float32)

@@ -223,13 +223,29 @@ def test_exports_run_in_tfjs_like_the_numpy_engine(tmp_path: Path, version: str,
 
 
 @pytest.mark.parametrize("version", TFJS_VERSIONS)
-def test_hard_sigmoid_recurrence_matches_tfjs(tmp_path: Path, version: str) -> None:
-    lm = generator_layers_model(seed=10, recurrent_activation="hard_sigmoid")
+@pytest.mark.parametrize(
+    "variant",
+    [
+        {"recurrent_activation": "hard_sigmoid"},
+        # The 2020 conditional model's ending: LSTM 9 tanh + LeakyReLU 0.3.
+        {"n_genres": 3, "last_activation": "tanh", "final_leaky": 0.3},
+    ],
+    ids=["hard-sigmoid", "cgan-2020-ending"],
+)
+def test_other_generator_variants_match_tfjs(
+    tmp_path: Path, version: str, variant: dict[str, Any]
+) -> None:
+    lm = generator_layers_model(seed=10, **variant)
     write_layers_model(lm, tmp_path / "m")
-    z = np.random.default_rng(6).normal(size=(2, 8)).astype(np.float32)
-    theirs = run_tfjs(version, tmp_path / "m" / "model.json", z, None, tmp_path)
-    ours = Generator.from_layers_model(lm).generate(z, clip=False)
+    z = np.random.default_rng(6).normal(size=(3, 8)).astype(np.float32)
+    genres = [1, 2, 0] if "n_genres" in variant else None
+    theirs = run_tfjs(version, tmp_path / "m" / "model.json", z, genres, tmp_path)
+    ours = Generator.from_layers_model(lm).generate(z, genres, clip=False)
     np.testing.assert_allclose(theirs, ours, atol=TOL, rtol=0)
+    if "final_leaky" in variant:
+        assert ours.min() < 0.0  # the raw output leaves [0, 1]; generate() clips by default
+        clipped = Generator.from_layers_model(lm).generate(z, genres)
+        assert clipped.min() >= 0.0
 
 
 @pytest.mark.parametrize("version", TFJS_VERSIONS)
