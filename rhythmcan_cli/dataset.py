@@ -34,7 +34,7 @@ from rhythmcan_cli.grid import N_CLASSES, PITCH_TO_CLASS, STEPS, FloatArray
 from rhythmcan_cli.midi import MAX_FILE_BYTES, read_midi_windows
 from rhythmcan_cli.progress import ProgressCallback, report
 
-CACHE_FORMAT: Final = 2
+CACHE_FORMAT: Final = 3
 """Bump when the reader or the cache layout changes: old cache files are then ignored."""
 MIDI_SUFFIXES: Final = (".mid", ".midi")
 SERIAL_BELOW: Final = 48
@@ -48,6 +48,7 @@ REASON_UNREADABLE: Final = "cannot be opened"
 REASON_NO_DRUMS: Final = "no drum notes on the channel"
 REASON_NO_44: Final = "no 4/4 stretch of 2 bars"
 REASON_FEW_ONSETS: Final = "no window with enough hits"
+REASON_ONLY_UNMAPPED: Final = "only pitches outside the 9 drum classes"
 REASON_MISSING: Final = "listed in the CSV but missing"
 REASON_NO_LABEL: Final = "no label"
 REASON_NO_GENRE: Final = "not inside a genre folder"
@@ -446,6 +447,9 @@ def _read_one(job: tuple[str, int, int, int]) -> _FileResult:
         return _FileResult(found.windows, unmapped, found.notes)
     if found.notes == 0:
         reason, detail = REASON_NO_DRUMS, f"channel {channel}"
+    elif sum(unmapped.values()) == found.notes:
+        pitches = ", ".join(str(p) for p in sorted(unmapped)[:8])
+        reason, detail = REASON_ONLY_UNMAPPED, f"pitches {pitches}"
     elif found.steps_44 < STEPS:
         reason, detail = REASON_NO_44, f"{found.steps_44 / 16:g} bars of 4/4"
     else:
@@ -668,10 +672,15 @@ def split_by_file(
             order = rng.permutation(len(ids))
             target = validation * counts.sum()
             taken = 0
-            for position in order[: len(ids) - 1]:  # at least one file stays for training
-                if taken >= target:
+            kept_for_training = len(ids)
+            for position in order:
+                if taken >= target or kept_for_training == 1:  # one file stays for training
                     break
+                size = int(counts[position])
+                if taken and taken + size > 1.5 * target:
+                    continue  # a long file would overshoot: try a shorter one
                 held.append(int(ids[position]))
-                taken += int(counts[position])
+                taken += size
+                kept_for_training -= 1
     mask = np.isin(dataset.file_ids, np.asarray(held, dtype=np.int32))
     return dataset.subset(~mask), dataset.subset(mask)

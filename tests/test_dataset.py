@@ -116,6 +116,18 @@ def test_unmapped_pitches_are_reported(tmp_path: Path) -> None:
     assert data.report.to_dict()["unmapped_pitches"] == {"99": 3}
 
 
+def test_file_with_only_unmapped_pitches(tmp_path: Path) -> None:
+    one = np.zeros((32, 9), np.float32)
+    one[::2, 0] = 0.5
+    write(tmp_path / "g" / "odd.mid", midi_bytes(one, pitches=(90, 38, 42, 46, 45, 47, 50, 49, 51)))
+    write(tmp_path / "g" / "ok.mid", midi_of(1))
+    data = build_dataset(tmp_path, cache_dir=False)
+    assert [(s.path, s.reason) for s in data.report.skipped] == [
+        ("g/odd.mid", "only pitches outside the 9 drum classes")
+    ]
+    assert data.report.unmapped == {90: 16}
+
+
 def test_missing_and_empty_folders(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="does not exist"):
         build_dataset(tmp_path / "nope", cache_dir=False)
