@@ -316,9 +316,15 @@ def _default_pitches() -> tuple[int, ...]:
 # ------------------------------------------------------------------------------ output
 
 
+# The limits and timing of rhythmcan_cli.midi, copied so that writing MIDI does not import
+# mido (tests/test_sample.py checks that they stay equal).
 _PPQ: Final = 480
 _STEP_TICKS: Final = _PPQ // 4
 _GATE_TICKS: Final = _PPQ // 8
+MIN_BPM: Final = 4.0
+MAX_BPM: Final = 1000.0
+MAX_SWING: Final = 0.75
+MAX_LOOPS: Final = 10_000
 
 
 def _vlq(value: int) -> bytes:
@@ -353,8 +359,6 @@ def midi_file_bytes(
     emits the same bytes directly (tests compare it with ``midi_bytes`` on random
     patterns and options). Each pattern uses its own threshold and output pitches.
     """
-    from rhythmcan_cli.midi import MAX_BPM, MAX_LOOPS, MAX_SWING, MIN_BPM
-
     if not patterns:
         raise DataError("no patterns to write")
     if not (np.isfinite(bpm) and MIN_BPM <= bpm <= MAX_BPM):

@@ -167,6 +167,15 @@ def test_fast_midi_writer_matches_midi_bytes() -> None:
         assert midi_file_bytes(patterns, bpm=bpm, swing=swing, loops=loops) == expected, trial
 
 
+def test_fast_writer_limits_match_the_midi_module() -> None:
+    from rhythmcan_cli import midi
+    from rhythmcan_cli import sample as sample_module
+
+    for name in ("MIN_BPM", "MAX_BPM", "MAX_SWING", "MAX_LOOPS"):
+        assert getattr(sample_module, name) == getattr(midi, name), name
+    assert midi.WRITE_PPQ == 480
+
+
 def test_numbered_files_never_overwrite(can: object, tmp_path: Path) -> None:
     patterns = sample(can, n=3, seed=1)  # type: ignore[arg-type]
     paths = write_pattern_files(patterns, tmp_path / "out")
