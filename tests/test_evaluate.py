@@ -238,3 +238,28 @@ def test_classifier_is_trained_on_the_fly_and_cached() -> None:
     assert again.ambiguity.generated.entropy_mean == pytest.approx(
         first.ambiguity.generated.entropy_mean, abs=1e-5
     )
+
+
+def test_plot_without_matplotlib_names_the_install_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data_dir = midi_corpus(tmp_path / "data")
+    write_midi(genre_patterns(1, 4, np.random.default_rng(1)), tmp_path / "g.mid")
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
+    result = runner.invoke(app, ["evaluate", str(tmp_path / "g.mid"), str(data_dir),
+                                 "--no-classifier", "--plot", str(tmp_path / "p.png")])
+    assert result.exit_code == 1
+    assert "pipx inject rhythmcan matplotlib" in result.output
+    assert "rhythmcan[plot]" in result.output
+
+
+def test_sampled_pattern_json_lines_are_a_source(tmp_path: Path) -> None:
+    from rhythmcan_cli.patterns import write_patterns
+    from rhythmcan_cli.sample import sample
+
+    model = make_stored_model("js", kind="cgan", genres=GENRES)
+    write_patterns(sample(model, n=6, seed=1), tmp_path / "p.jsonl")
+    generated = read_generated(tmp_path / "p.jsonl")
+    assert generated.x.shape == (6, 32, 9) and generated.kind == "patterns"
+    report = evaluate(generated, synthetic_dataset(), classifier=False)
+    assert report.n == 6 and report.source_kind == "patterns"

@@ -33,7 +33,11 @@ out = Console(no_color="NO_COLOR" in os.environ or None)
 
 def fail(error: RhythmcanError) -> NoReturn:
     """Print one line for ``error`` on stderr and exit with its code."""
-    err.print(f"[bold red]error:[/] {error}", highlight=False, markup=True, soft_wrap=True)
+    from rich.markup import escape  # messages may hold brackets: 'rhythmcan[plot]'
+
+    err.print(
+        f"[bold red]error:[/] {escape(str(error))}", highlight=False, markup=True, soft_wrap=True
+    )
     raise typer.Exit(error.exit_code)
 
 
