@@ -1,1 +1,1 @@
-"""Reliability tests: hostile MIDI, interrupted and concurrent work, untrusted models, output safety."""
+"""Reliability: hostile MIDI, interrupted and concurrent work, untrusted models, output safety."""

@@ -60,7 +60,7 @@ def drum_body(bars: int = 4, division: int = 96, seed: int = 0, status: bool = T
 
 
 def mido_seed(kind: int) -> bytes:
-    """Valid files written by mido: 0 type-1 groove, 1 type-0 with tempo/sysex/meta, 2 3/4 then 4/4."""
+    """Valid mido-written files: 0 type-1 groove, 1 type-0 with tempo/sysex, 2 3/4 then 4/4."""
     rng = random.Random(kind)
     if kind == 0:
         tpb = 480

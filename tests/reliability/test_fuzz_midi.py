@@ -217,7 +217,8 @@ def signature_storm(changes: int) -> bytes:
     raises=Overtime,
     reason="midi.read_midi_windows loops over every 4/4 stretch and recomputes positions of "
     "ALL notes per stretch: O(stretches x notes). 40,000 alternating time signatures "
-    "(a 480 KB file) take > 2 s (20,000 take ~2 s). Repro: read_midi_windows(signature_storm(40_000))",
+    "(a 480 KB file) take > 2 s (20,000 take ~2 s). "
+    "Repro: read_midi_windows(signature_storm(40_000))",
 )
 def test_a_time_signature_storm_is_read_within_the_time_bound() -> None:
     read_bounded(signature_storm(40_000))
