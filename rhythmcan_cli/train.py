@@ -488,25 +488,26 @@ class _Trainer:
         self.opt_c.apply_gradients(zip(grads, variables, strict=True))
         return {"loss": total, "acc": self._avg(losses.accuracy(y, probs))}
 
-    def _eval_step(self, x: tf.Tensor, y: tf.Tensor) -> dict[str, tf.Tensor]:
-        """Sums (not means) of validation metrics over one batch of real patterns."""
+    def _eval_step(self, x: tf.Tensor, y: tf.Tensor, w: tf.Tensor) -> dict[str, tf.Tensor]:
+        """Weighted sums (not means) of validation metrics over one padded batch."""
         import tensorflow as tf
 
         from rhythmcan_cli import losses
 
+        def total(per_example: tf.Tensor) -> tf.Tensor:
+            return tf.reduce_sum(per_example * w)
+
         if self.classifier is not None:
             probs = self.classifier(x, training=False)
             return {
-                "val_loss": tf.reduce_sum(losses.categorical_crossentropy(y, probs)),
-                "val_acc": tf.reduce_sum(losses.accuracy(y, probs)),
+                "val_loss": total(losses.categorical_crossentropy(y, probs)),
+                "val_acc": total(losses.accuracy(y, probs)),
             }
         real_p, genre_p = self._judge(x, y, training=False)
-        out = {
-            "val_d_real": tf.reduce_sum(losses.binary_crossentropy(real_p, 1.0)),
-        }
+        out = {"val_d_real": total(losses.binary_crossentropy(real_p, 1.0))}
         if genre_p is not None:
-            out["val_genre_loss"] = tf.reduce_sum(losses.categorical_crossentropy(y, genre_p))
-            out["val_genre_acc"] = tf.reduce_sum(losses.accuracy(y, genre_p))
+            out["val_genre_loss"] = total(losses.categorical_crossentropy(y, genre_p))
+            out["val_genre_acc"] = total(losses.accuracy(y, genre_p))
         return out
 
     # -- public steps (global batch in, python floats out)
@@ -537,9 +538,15 @@ class _Trainer:
         size = self.config.batch_size
         with self.strategy.scope():
             for start in range(0, len(x), size):
-                part = self._eval_fn(
-                    tf.constant(x[start : start + size]), tf.constant(y[start : start + size])
-                )
+                # Pad the last chunk to the batch size: one shape, one trace.
+                xs, ys = x[start : start + size], y[start : start + size]
+                w = np.zeros(size, np.float32)
+                w[: len(xs)] = 1.0
+                pad = size - len(xs)
+                if pad:
+                    xs = np.concatenate([xs, np.zeros((pad, *xs.shape[1:]), xs.dtype)])
+                    ys = np.concatenate([ys, np.zeros(pad, ys.dtype)])
+                part = self._eval_fn(tf.constant(xs), tf.constant(ys), tf.constant(w))
                 for key, value in part.items():
                     sums[key] = sums.get(key, 0.0) + float(value)
         return {k: v / len(x) for k, v in sums.items()}
