@@ -34,7 +34,7 @@ from rhythmcan_cli.grid import N_CLASSES, PITCH_TO_CLASS, STEPS, FloatArray
 from rhythmcan_cli.midi import MAX_FILE_BYTES, read_midi_windows
 from rhythmcan_cli.progress import ProgressCallback, report
 
-CACHE_FORMAT: Final = 3
+CACHE_FORMAT: Final = 4
 """Bump when the reader or the cache layout changes: old cache files are then ignored."""
 MIDI_SUFFIXES: Final = (".mid", ".midi")
 SERIAL_BELOW: Final = 48

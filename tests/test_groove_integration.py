@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rhythmcan_cli import midi
 from rhythmcan_cli.dataset import build_dataset, split_by_file
 from rhythmcan_cli.midi import read_midi_windows
 
@@ -52,3 +53,30 @@ def test_groove_filters_and_time_signatures(groove_dir: Path) -> None:
     )
     assert 0 < len(fills) < 2_000
     assert all("fill" in f for f in fills.files)
+
+
+def test_fast_reader_agrees_with_mido_on_groove_files(groove_dir: Path) -> None:
+    """The byte-level reader sees the same notes, signatures and ends as mido (every 10th file)."""
+    import io
+
+    import mido
+
+    files = sorted(groove_dir.rglob("*.mid"))[::10]
+    assert len(files) > 100
+    for path in files:
+        data = path.read_bytes()
+        scan = midi._scan_smf(data, 9)
+        parsed = mido.MidiFile(file=io.BytesIO(data))
+        notes, signatures, end = [], [], 0
+        for track in parsed.tracks:
+            tick = 0
+            for msg in track:
+                tick += msg.time
+                if msg.type == "note_on" and msg.channel == 9 and msg.velocity > 0:
+                    notes.append((tick, msg.note, msg.velocity))
+                elif msg.type == "time_signature":
+                    signatures.append((tick, msg.numerator, msg.denominator))
+            end = max(end, tick)
+        assert sorted(scan.notes) == sorted(notes), path
+        assert [(t, n, d) for t, _, n, d in scan.signatures] == signatures, path
+        assert (scan.end, scan.ticks_per_beat) == (end, parsed.ticks_per_beat), path

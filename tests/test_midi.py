@@ -447,3 +447,94 @@ def test_corrupted_files_raise_only_midi_error(edits: list[tuple[int, int]]) -> 
 def test_td11_pitches_are_in_the_vocabulary() -> None:
     for pitch in (22, 26, 58, 43, 59, 53):
         assert pitch in PITCH_TO_CLASS
+
+
+# -- the fast reader agrees with mido ------------------------------------------------------
+
+
+def mido_reference(
+    data: bytes, channel0: int
+) -> tuple[list[tuple[int, int, int]], list[tuple[int, int, int]], int]:
+    """Drum note-ons, time signatures and end tick as mido sees them (the reference parser)."""
+    parsed = mido.MidiFile(file=io.BytesIO(data))
+    notes, signatures, end = [], [], 0
+    for track in parsed.tracks:
+        tick = 0
+        for msg in track:
+            tick += msg.time
+            if msg.type == "note_on" and msg.channel == channel0 and msg.velocity > 0:
+                notes.append((tick, msg.note, msg.velocity))
+            elif msg.type == "time_signature":
+                signatures.append((tick, msg.numerator, msg.denominator))
+        end = max(end, tick)
+    return sorted(notes), sorted(signatures), end
+
+
+def fast_scan(
+    data: bytes, channel0: int
+) -> tuple[list[tuple[int, int, int]], list[tuple[int, int, int]], int]:
+    scan = midi._scan_smf(data, channel0)
+    return sorted(scan.notes), sorted((t, n, d) for t, _, n, d in scan.signatures), scan.end
+
+
+MESSAGES = st.one_of(
+    st.builds(
+        lambda ch, n, v: mido.Message("note_on", channel=ch, note=n, velocity=v),
+        st.sampled_from([9, 9, 9, 0, 3]),
+        st.integers(0, 127),
+        st.integers(0, 127),
+    ),
+    st.builds(lambda n: mido.Message("note_off", channel=9, note=n), st.integers(0, 127)),
+    st.builds(
+        lambda c, v: mido.Message("control_change", channel=9, control=c, value=v),
+        st.integers(0, 127),
+        st.integers(0, 127),
+    ),
+    st.builds(lambda p: mido.Message("program_change", channel=9, program=p), st.integers(0, 127)),
+    st.builds(lambda v: mido.Message("pitchwheel", channel=2, pitch=v), st.integers(-8192, 8191)),
+    st.builds(lambda v: mido.Message("aftertouch", channel=9, value=v), st.integers(0, 127)),
+    st.builds(lambda d: mido.Message("sysex", data=d), st.lists(st.integers(0, 127), max_size=300)),
+    st.builds(
+        lambda n, e: mido.MetaMessage("time_signature", numerator=n, denominator=2**e),
+        st.integers(1, 12),
+        st.integers(0, 4),
+    ),
+    st.builds(lambda t: mido.MetaMessage("set_tempo", tempo=t), st.integers(1, 0xFFFFFF)),
+    st.builds(lambda t: mido.MetaMessage("text", text=t), st.text("abc xyz", max_size=200)),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    tracks=st.lists(
+        st.lists(st.tuples(st.integers(0, 2**27), MESSAGES), max_size=30), min_size=1, max_size=3
+    ),
+    kind=st.sampled_from([0, 1]),
+    tpb=st.sampled_from([1, 96, 480, 32767]),
+)
+def test_fast_reader_agrees_with_mido(
+    tracks: list[list[tuple[int, mido.Message]]], kind: int, tpb: int
+) -> None:
+    if kind == 0:
+        tracks = [[e for t in tracks for e in t]]
+    data = make_file(tracks, kind=kind, tpb=tpb)
+    assert fast_scan(data, 9) == mido_reference(data, 9)
+    assert midi._scan_smf(data, 9).ticks_per_beat == tpb
+
+
+def test_running_status_and_system_messages_agree_with_mido() -> None:
+    body = (
+        b"\x00\x99\x24\x64"  # note-on kick
+        b"\x10\x26\x50"  # running status: note-on snare
+        b"\x10\x2a\x00"  # running status, velocity 0: a note-off
+        b"\x00\xff\x58\x04\x03\x02\x18\x08"  # meta keeps running status in mido's reading
+        b"\x81\x00\x2a\x40"  # two-byte delta, running status hat
+        b"\x00\xf0\x03\x01\x02\xf7"  # sysex
+        b"\x00\x89\x24\x00"  # note-off
+        b"\x00\xc9\x05\x00\xd9\x10"  # program change, channel pressure
+        b"\x00\xff\x2f\x00"
+    )
+    data = b"MThd" + (6).to_bytes(4, "big") + b"\x00\x00\x00\x01\x00\x60"
+    data += b"MTrk" + len(body).to_bytes(4, "big") + body
+    assert fast_scan(data, 9) == mido_reference(data, 9)
+    assert fast_scan(data, 9)[0] == [(0, 36, 100), (16, 38, 80), (160, 42, 64)]
