@@ -138,6 +138,8 @@ def truncate(data: bytes, rng: random.Random) -> bytes:
 
 def lie_length(data: bytes, rng: random.Random) -> bytes:
     offsets = chunk_offsets(data)
+    if not offsets:
+        return data
     at = rng.choice(offsets)
     (real,) = struct.unpack(">I", data[at : at + 4])
     value = rng.choice([0, 1, 5, real - 1, real + 1, real * 2, 2**31 - 1, 0xFFFFFFFF])
