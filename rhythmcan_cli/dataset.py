@@ -518,6 +518,8 @@ def build_dataset(
     cache_dir: Path | bool | None = None,
     workers: int | None = None,
     progress: ProgressCallback | None = None,
+    genres: Sequence[str] | None = None,
+    min_genre_windows: int = 0,
 ) -> Dataset:
     """Build (or load from the cache) the labelled windows of a MIDI folder.
 
@@ -525,7 +527,9 @@ def build_dataset(
     path (relative to ``data_dir``) and label, ``primary_label`` keeps the part before '/',
     ``where`` keeps rows whose columns hold the given values. ``cache_dir``: None for the
     user cache folder, False for no cache, or a folder. Unusable files are skipped and
-    counted in ``report``; a DataError means nothing usable was found.
+    counted in ``report``; a DataError means nothing usable was found. ``genres`` and
+    ``min_genre_windows`` then keep only some genres (see :func:`select_genres`); they do not
+    change the cache key, so choosing genres never re-reads the files.
     """
     started = time.perf_counter()
     data_dir = Path(data_dir)
@@ -585,7 +589,7 @@ def build_dataset(
             new_report = replace(
                 cached.report, from_cache=True, cache_file=str(cache_path), seconds=seconds
             )
-            return replace(cached, report=new_report)
+            return select_genres(replace(cached, report=new_report), genres, min_genre_windows)
 
     jobs = [(str(e.path), channel, hop, min_onsets) for e in entries]
     results = _read_all(jobs, workers, progress)
@@ -611,12 +615,12 @@ def build_dataset(
             f" ({summary}); check --channel, --min-onsets or the folder"
         )
 
-    genres = tuple(sorted({entry.label for entry, _ in kept}))
-    genre_index = {g: i for i, g in enumerate(genres)}
+    found_genres = tuple(sorted({entry.label for entry, _ in kept}))
+    genre_index = {g: i for i, g in enumerate(found_genres)}
     x = np.concatenate([w for _, w in kept]).astype(np.float32, copy=False)
     y = np.concatenate([np.full(len(w), genre_index[e.label], np.int32) for e, w in kept])
     file_ids = np.concatenate([np.full(len(w), i, np.int32) for i, (_, w) in enumerate(kept)])
-    windows_per_genre = {g: int((y == i).sum()) for i, g in enumerate(genres)}
+    windows_per_genre = {g: int((y == i).sum()) for i, g in enumerate(found_genres)}
     files_per_genre = dict(sorted(Counter(e.label for e, _ in kept).items()))
 
     result_report = DatasetReport(
@@ -635,7 +639,7 @@ def build_dataset(
     dataset = Dataset(
         x=x,
         y=y,
-        genres=genres,
+        genres=found_genres,
         file_ids=file_ids,
         files=tuple(e.relative for e, _ in kept),
         report=result_report,
@@ -648,7 +652,50 @@ def build_dataset(
     final_report = replace(
         result_report, cache_file=cache_file, seconds=time.perf_counter() - started
     )
-    return replace(dataset, report=final_report)
+    return select_genres(replace(dataset, report=final_report), genres, min_genre_windows)
+
+
+def select_genres(
+    dataset: Dataset, genres: Sequence[str] | None = None, min_windows: int = 0
+) -> Dataset:
+    """Keep the windows of ``genres`` (all when None) that have at least ``min_windows``.
+
+    Genre ids are renumbered over the kept genres in sorted order, so a model trained on the
+    result has exactly these genres. A requested genre that is absent raises DataError
+    naming the genres that exist; so does a selection that leaves fewer than one genre.
+    """
+    if genres is None and min_windows <= 0:
+        return dataset
+    if min_windows < 0:
+        raise UsageError(f"--min-genre-windows must be 0 or more, got {min_windows}")
+    wanted = set(dataset.genres) if genres is None else {g.strip() for g in genres if g.strip()}
+    unknown = sorted(wanted - set(dataset.genres))
+    if unknown:
+        raise DataError(
+            f"no windows for genre(s) {', '.join(unknown)}; this data has: "
+            + ", ".join(dataset.genres)
+        )
+    counts = {g: int((dataset.y == i).sum()) for i, g in enumerate(dataset.genres)}
+    kept = tuple(sorted(g for g in wanted if counts[g] >= min_windows))
+    if not kept:
+        raise DataError(
+            f"no genre has {min_windows} windows or more (largest: "
+            f"{max(counts.values(), default=0)}); lower --min-genre-windows"
+        )
+    if kept == dataset.genres:
+        return dataset
+    old_ids = np.asarray([dataset.genres.index(g) for g in kept], dtype=np.int32)
+    mask = np.isin(dataset.y, old_ids)
+    remap = np.full(len(dataset.genres), -1, dtype=np.int32)
+    remap[old_ids] = np.arange(len(kept), dtype=np.int32)
+    chosen = dataset.subset(mask)
+    new_report = replace(
+        chosen.report,
+        windows_per_genre={g: counts[g] for g in kept},
+        files_per_genre={g: n for g, n in chosen.report.files_per_genre.items() if g in kept},
+        options={**chosen.report.options, "genres": list(kept)},
+    )
+    return replace(chosen, y=remap[chosen.y], genres=kept, report=new_report)
 
 
 def split_by_file(

@@ -390,3 +390,28 @@ def test_few_onsets_reason(tmp_path: Path) -> None:
     write(tmp_path / "a" / "ok.mid", midi_of(1))
     data = build_dataset(tmp_path, cache_dir=False)
     assert {s.path: s.reason for s in data.report.skipped} == {"a/sparse.mid": REASON_FEW_ONSETS}
+
+
+def test_select_genres_renumbers_and_filters(tree: Path) -> None:
+    full = build_dataset(tree, cache_dir=False)
+    assert full.genres == ("jazz", "rock")
+    only_rock = build_dataset(tree, cache_dir=False, genres=["rock"])
+    assert only_rock.genres == ("rock",)
+    assert set(only_rock.y.tolist()) == {0}
+    assert np.array_equal(only_rock.x, full.x[full.y == full.genres.index("rock")])
+    big_only = build_dataset(tree, cache_dir=False, min_genre_windows=5)
+    assert big_only.genres == ("jazz",)
+    assert big_only.report.windows_per_genre == {"jazz": 5}
+
+
+def test_select_genres_errors_name_what_exists(tree: Path) -> None:
+    with pytest.raises(DataError, match=r"polka.*jazz, rock"):
+        build_dataset(tree, cache_dir=False, genres=["rock", "polka"])
+    with pytest.raises(DataError, match="no genre has 99 windows"):
+        build_dataset(tree, cache_dir=False, min_genre_windows=99)
+
+
+def test_data_inspect_genres_option(tree: Path) -> None:
+    result = CliRunner().invoke(app, ["data", "inspect", str(tree), "--genres", "jazz", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["windows_per_genre"] == {"jazz": 5}

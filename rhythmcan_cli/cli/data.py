@@ -12,15 +12,18 @@ from rhythmcan_cli.cli.options import (
     Channel,
     DataDir,
     FullLabel,
+    Genres,
     Hop,
     Json,
     LabelColumn,
     Labels,
+    MinGenreWindows,
     MinOnsets,
     NoCache,
     PathColumn,
     Quiet,
     Where,
+    dataset_options,
 )
 
 if TYPE_CHECKING:
@@ -42,6 +45,8 @@ def inspect(
     channel: Channel = 10,
     hop: Hop = 16,
     min_onsets: MinOnsets = 5,
+    genres: Genres = None,
+    min_genre_windows: MinGenreWindows = 0,
     as_json: Json = False,
     no_cache: NoCache = False,
     quiet: Quiet = False,
@@ -54,22 +59,23 @@ def inspect(
     """
 
     def action() -> DatasetReport:
-        from rhythmcan_cli.dataset import build_dataset, parse_where
+        from rhythmcan_cli.dataset import build_dataset
 
-        pairs = parse_where(where or ())
+        options = dataset_options(
+            labels=labels,
+            path_column=path_column,
+            label_column=label_column,
+            full_label=full_label,
+            where=where,
+            channel=channel,
+            hop=hop,
+            min_onsets=min_onsets,
+            genres=genres,
+            min_genre_windows=min_genre_windows,
+        )
         with progress_bar("reading MIDI", quiet=quiet or as_json) as callback:
             dataset = build_dataset(
-                data_dir,
-                labels_csv=labels,
-                path_column=path_column,
-                label_column=label_column,
-                primary_label=not full_label,
-                where=pairs,
-                channel=channel,
-                hop=hop,
-                min_onsets=min_onsets,
-                cache_dir=False if no_cache else None,
-                progress=callback,
+                data_dir, cache_dir=False if no_cache else None, progress=callback, **options
             )
         return dataset.report
 

@@ -14,14 +14,17 @@ from rhythmcan_cli.cli.options import (
     Channel,
     DataDir,
     FullLabel,
+    Genres,
     Hop,
     LabelColumn,
     Labels,
+    MinGenreWindows,
     MinOnsets,
     PathColumn,
     Quiet,
     Seed,
     Where,
+    dataset_options,
 )
 
 if TYPE_CHECKING:
@@ -171,6 +174,8 @@ def evaluate(
     channel: Channel = 10,
     hop: Hop = 16,
     min_onsets: MinOnsets = 5,
+    genres: Genres = None,
+    min_genre_windows: MinGenreWindows = 0,
     n: Annotated[
         int, typer.Option("-n", min=2, help="Patterns to sample from a model.")
     ] = 1000,
@@ -207,7 +212,7 @@ def evaluate(
     """Measure how novel and how plausible a model's patterns are (the paper's protocol)."""
 
     def action() -> None:
-        from rhythmcan_cli.dataset import build_dataset, parse_where
+        from rhythmcan_cli.dataset import build_dataset
         from rhythmcan_cli.errors import UsageError
         from rhythmcan_cli.evaluate import evaluate as run_evaluation
         from rhythmcan_cli.evaluate import plot_report
@@ -226,12 +231,12 @@ def evaluate(
                 ) from None
         chosen = _source(source, channel)
         with progress_bar("evaluating", quiet=quiet or json_out == "-") as progress:
-            data = build_dataset(
-                data_dir, labels_csv=labels, path_column=path_column,
-                label_column=label_column, primary_label=not full_label,
-                where=parse_where(where or ()), channel=channel, hop=hop,
-                min_onsets=min_onsets, progress=progress,
+            options = dataset_options(
+                labels=labels, path_column=path_column, label_column=label_column,
+                full_label=full_label, where=where, channel=channel, hop=hop,
+                min_onsets=min_onsets, genres=genres, min_genre_windows=min_genre_windows,
             )
+            data = build_dataset(data_dir, progress=progress, **options)
             report = run_evaluation(
                 chosen, data, n=n, seed=0 if seed is None else seed,
                 classifier=False if no_classifier else classifier, validation=validation,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -107,3 +107,49 @@ NoCache = Annotated[
         "--no-cache", help="Read every MIDI file again instead of using the cached dataset."
     ),
 ]
+Genres = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option(
+        "--genres",
+        help="Keep only these genres, comma-separated (e.g. rock,funk,jazz).",
+        show_default=False,
+    ),
+]
+MinGenreWindows = Annotated[
+    int,
+    typer.Option(
+        "--min-genre-windows",
+        min=0,
+        help="Drop genres with fewer 2-bar windows than this (rare genres make poor classes).",
+    ),
+]
+
+
+def dataset_options(
+    *,
+    labels: Path | None,
+    path_column: str,
+    label_column: str,
+    full_label: bool,
+    where: list[str] | None,
+    channel: int,
+    hop: int,
+    min_onsets: int,
+    genres: str | None,
+    min_genre_windows: int,
+) -> dict[str, Any]:
+    """The ``build_dataset`` keywords for the shared dataset options of a command."""
+    from rhythmcan_cli.dataset import parse_where
+
+    return {
+        "labels_csv": labels,
+        "path_column": path_column,
+        "label_column": label_column,
+        "primary_label": not full_label,
+        "where": parse_where(where or ()),
+        "channel": channel,
+        "hop": hop,
+        "min_onsets": min_onsets,
+        "genres": None if genres is None else [g for g in genres.split(",") if g.strip()],
+        "min_genre_windows": min_genre_windows,
+    }
