@@ -41,7 +41,8 @@ def main() -> None:
     args = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="rhythmcan-bench-"))
-    env = dict(os.environ, RHYTHMCAN_HOME=str(home), PYTHONPATH=str(ROOT))
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    env = dict(os.environ, RHYTHMCAN_HOME=str(home), PYTHONPATH=path)
     try:
         os.environ["RHYTHMCAN_HOME"] = str(home)
         sys.path.insert(0, str(ROOT))

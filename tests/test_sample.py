@@ -16,7 +16,13 @@ from rhythmcan_cli.errors import UsageError
 from rhythmcan_cli.grid import OUTPUT_PITCHES
 from rhythmcan_cli.midi import midi_bytes
 from rhythmcan_cli.patterns import SampledPattern, dumps_patterns, loads_patterns
-from rhythmcan_cli.sample import midi_file_bytes, parse_genre, sample, write_pattern_files
+from rhythmcan_cli.sample import (
+    midi_file_bytes,
+    midi_files_bytes,
+    parse_genre,
+    sample,
+    write_pattern_files,
+)
 from tests.helpers import make_stored_model
 
 runner = CliRunner()
@@ -153,7 +159,7 @@ def test_interpolation_walks_from_a_to_b_on_the_sphere(cgan: object) -> None:
 def test_fast_midi_writer_matches_midi_bytes() -> None:
     rng = np.random.default_rng(0)
     for trial in range(40):
-        threshold = float(rng.choice([0.0, 0.2, 0.5]))
+        threshold = float(rng.choice([0.0, 0.2, 0.5, 1.0]))
         values = np.round(rng.random((int(rng.integers(1, 4)), 32, 9)) ** 3, 4).astype(np.float32)
         patterns = [
             SampledPattern("m", "can", None, 0, i, np.zeros(2), threshold, ("x",) * 9,
@@ -165,6 +171,25 @@ def test_fast_midi_writer_matches_midi_bytes() -> None:
         loops = int(rng.integers(1, 3))
         expected = midi_bytes(values, threshold=threshold, bpm=bpm, swing=swing, loops=loops)
         assert midi_file_bytes(patterns, bpm=bpm, swing=swing, loops=loops) == expected, trial
+
+
+def test_batch_writer_gives_each_pattern_its_midi_bytes_file() -> None:
+    rng = np.random.default_rng(1)
+    for trial in range(10):
+        patterns = [
+            SampledPattern("m", "can", None, 0, i, np.zeros(2),
+                           float(rng.choice([0.0, 0.2, 0.6, 1.0])), ("x",) * 9,
+                           OUTPUT_PITCHES if i % 2 else tuple(range(30, 39)),
+                           np.round(rng.random((32, 9)) ** 4, 4).astype(np.float32))
+            for i in range(6)
+        ]
+        options = {"bpm": float(rng.choice([120.0, 97.3])),
+                   "swing": float(rng.choice([0.0, 0.3, 0.75])), "loops": int(rng.integers(1, 4))}
+        files = midi_files_bytes(patterns, **options)  # type: ignore[arg-type]
+        for pattern, data in zip(patterns, files, strict=True):
+            expected = midi_bytes(pattern.values, threshold=pattern.threshold,
+                                  pitches=pattern.output_pitches, **options)  # type: ignore[arg-type]
+            assert data == expected, trial
 
 
 def test_fast_writer_limits_match_the_midi_module() -> None:
