@@ -314,3 +314,14 @@ def test_cli_corrupt_model_folder(can: object) -> None:
     exit_code, out, err = invoke("sample", "-m", "tiny-can")
     assert exit_code == 1 and out == ""
     assert len(err.strip().splitlines()) == 1 and "tiny-can" in err
+
+
+def test_cli_on_a_terminal_prints_grids(can: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("rhythmcan_cli.cli.sample.stdout_is_terminal", lambda: True)
+    code, out, _ = invoke("sample", "-m", "tiny-can", "-n", "2", "--seed", "5")
+    assert code == 0
+    assert "tiny-can · genre-ambiguous · seed 5 #0" in out
+    assert "seed 5 #1" in out and out.count("Kick") == 2
+    assert "{" not in out  # no JSON on a terminal
+    code, _, err = invoke("sample", "-m", "tiny-can", "--format", "mid")
+    assert code == 2 and "-o FILE.mid" in err
