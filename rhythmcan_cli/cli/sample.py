@@ -98,17 +98,16 @@ Play = Annotated[bool, typer.Option("--play", "-p", help="Play the patterns as w
 
 
 def _pick_model(
-    model: str | None, genre: str | None, ambiguous: bool, anchor: SampledPattern | None
+    model: str | None, genre: str | None, anchor: SampledPattern | None
 ) -> StoredModel:
-    """--model, else the default conditional GAN for --genre, else the anchor's, else the CAN."""
+    """--model; else the model of the --vary/--interpolate pattern (unless --genre needs a
+    conditional one); else the default conditional GAN for --genre; else the Creative-GAN."""
     from rhythmcan_cli.errors import ModelError
     from rhythmcan_cli.store import default_model, open_model
 
     if model:
         return open_model(model)
-    if genre is not None:
-        return default_model("cgan")
-    if anchor is not None and not ambiguous:
+    if anchor is not None and (genre is None or anchor.kind == "cgan"):
         try:
             return open_model(anchor.model)
         except ModelError as error:
@@ -116,6 +115,8 @@ def _pick_model(
                 f"the pattern was made by model '{anchor.model}', which cannot be opened ({error});"
                 " pass --model NAME"
             ) from None
+    if genre is not None:
+        return default_model("cgan")
     return default_model("can")
 
 
@@ -197,7 +198,7 @@ def sample(
         if interpolate is not None:
             ends = (pj.resolve_patterns(interpolate[0])[0], pj.resolve_patterns(interpolate[1])[0])
             anchor = ends[0]
-        stored = _pick_model(model, genre, genre_ambiguous, anchor)
+        stored = _pick_model(model, genre, anchor)
         patterns = sample_patterns(
             stored, n=n, seed=seed, genre=parse_genre(genre) if genre is not None else None,
             ambiguous=genre_ambiguous, z_std=z_std, vary=anchor if ends is None else None,
