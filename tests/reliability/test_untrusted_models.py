@@ -66,7 +66,7 @@ def write_model(lm: LayersModel, folder: Path) -> Path:
     return folder / "model.json"
 
 
-LAMBDA = {
+LAMBDA: dict[str, Any] = {
     "function": ["4wEAAAAAAAAAAAAAAAEAAAACAAAAQwAAAHMEAAAAfABTAKkBTqkAqQHaAXhy", None, None],
     "function_type": "lambda",
     "module": "builtins",
