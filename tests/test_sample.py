@@ -325,3 +325,20 @@ def test_cli_on_a_terminal_prints_grids(can: object, monkeypatch: pytest.MonkeyP
     assert "{" not in out  # no JSON on a terminal
     code, _, err = invoke("sample", "-m", "tiny-can", "--format", "mid")
     assert code == 2 and "-o FILE.mid" in err
+
+
+@pytest.mark.integration
+def test_the_2020_release_model_samples_and_plays(tokui_model: Path, tmp_path: Path) -> None:
+    from rhythmcan_cli.tfjs import import_model
+
+    import_model(tokui_model, name="tokui-2020")
+    code, out, _ = invoke("sample", "-m", "tokui-2020", "-n", "4", "--seed", "1")
+    assert code == 0
+    patterns = loads_patterns(out)
+    assert [p.kind for p in patterns] == ["can"] * 4 and patterns[0].z.shape == (100,)
+    hits = [int((p.values > p.threshold).sum()) for p in patterns]
+    assert all(0 < h < 288 for h in hits)  # a trained model: neither silence nor noise
+    wav = tmp_path / "t.wav"
+    result = runner.invoke(app, ["play", "--wav", str(wav)], input=out)
+    assert result.exit_code == 0, result.stderr
+    assert wav.stat().st_size > 44100 * 4 * 16  # 16 s of 44.1 kHz stereo 16-bit
