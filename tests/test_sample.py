@@ -342,3 +342,19 @@ def test_the_2020_release_model_samples_and_plays(tokui_model: Path, tmp_path: P
     result = runner.invoke(app, ["play", "--wav", str(wav)], input=out)
     assert result.exit_code == 0, result.stderr
     assert wav.stat().st_size > 44100 * 4 * 16  # 16 s of 44.1 kHz stereo 16-bit
+
+
+def test_sampling_restores_the_blas_thread_count(can: object) -> None:
+    from rhythmcan_cli.sample import _openblas_thread_control
+
+    control = _openblas_thread_control()
+    if control is None:
+        pytest.skip("numpy is not linked with a bundled OpenBLAS")
+    setter, getter = control
+    before = int(getter())
+    setter(2)
+    try:
+        sample(can, n=2, seed=1)  # type: ignore[arg-type]
+        assert int(getter()) == 2
+    finally:
+        setter(before)
