@@ -982,11 +982,21 @@ class _Loop:
         if self.writer is None:
             return
         import tensorflow as tf
+        from tensorflow.core.framework import summary_pb2
 
+        # What tensorboard's own tf.summary.scalar writes, without needing the tensorboard
+        # package (tensorflow-cpu does not bring it): a float tensor tagged for "scalars".
+        metadata = summary_pb2.SummaryMetadata()
+        metadata.plugin_data.plugin_name = "scalars"
         with self.writer.as_default():
             for key, value in record.items():
                 if key != "epoch":
-                    tf.summary.scalar(key, value, step=int(record["epoch"]))
+                    tf.summary.write(
+                        key,
+                        tf.constant(value, tf.float32),
+                        step=int(record["epoch"]),
+                        metadata=metadata.SerializeToString(),
+                    )
         self.writer.flush()
 
 

@@ -66,6 +66,7 @@ def invoke(*args: str) -> tuple[int, str, str]:
 
 @pytest.mark.parametrize("mode", ["can", "cgan", "gan", "classifier"])
 def test_each_mode_trains_and_stores_a_loadable_model(midi_dir: Path, mode: str) -> None:
+    extra = ["--tensorboard", "--attribution", "synthetic"] if mode == "can" else []
     code, stdout, stderr = invoke(
         "train",
         str(midi_dir),
@@ -77,6 +78,7 @@ def test_each_mode_trains_and_stores_a_loadable_model(midi_dir: Path, mode: str)
         "0",
         "--json",
         *TINY_ARGS,
+        *extra,
     )
     assert code == 0, stderr
     summary = json.loads(stdout)
@@ -99,6 +101,9 @@ def test_each_mode_trains_and_stores_a_loadable_model(midi_dir: Path, mode: str)
     assert out.shape == (3, 32, 9) and out.min() >= 0.0 and out.max() <= 1.0
     log = (store.runs_dir() / f"m-{mode}" / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["epoch"] for line in log] == [1, 2]
+    if mode == "can":
+        assert model.card.attribution == "synthetic"
+        assert any((store.runs_dir() / "m-can" / "tensorboard").glob("events.out.tfevents.*"))
 
 
 def test_bad_input_is_one_line_and_writes_nothing(

@@ -122,6 +122,9 @@ def train(
     channel: opt.Channel = 10,
     hop: opt.Hop = 16,
     min_onsets: opt.MinOnsets = 5,
+    genres: opt.Genres = None,
+    min_genre_windows: opt.MinGenreWindows = 0,
+    no_cache: opt.NoCache = False,
     batch_size: Annotated[
         int,
         typer.Option(
@@ -233,6 +236,16 @@ def train(
             rich_help_panel=SIZES,
         ),
     ] = 512,
+    description: Annotated[
+        str, typer.Option("--description", help="One line about the model, stored on its card.")
+    ] = "",
+    attribution: Annotated[
+        str,
+        typer.Option(
+            "--attribution",
+            help="Credit for the training data, stored on the card (e.g. the dataset's licence).",
+        ),
+    ] = "",
     as_json: opt.Json = False,
     quiet: opt.Quiet = False,
 ) -> None:
@@ -245,7 +258,6 @@ def train(
     training = threading.Event()
 
     def action() -> TrainResult:
-        from rhythmcan_cli.dataset import parse_where
         from rhythmcan_cli.train import TrainConfig, train_from_folder
 
         config = TrainConfig(
@@ -262,17 +274,23 @@ def train(
             checkpoint_every=checkpoint_every,
             seed=seed,
             tensorboard=tensorboard,
+            description=description,
+            attribution=attribution,
         )
-        dataset_options: dict[str, Any] = {
-            "labels_csv": labels,
-            "path_column": path_column,
-            "label_column": label_column,
-            "primary_label": not full_label,
-            "where": parse_where(where or ()),
-            "channel": channel,
-            "hop": hop,
-            "min_onsets": min_onsets,
-        }
+        dataset_options = opt.dataset_options(
+            labels=labels,
+            path_column=path_column,
+            label_column=label_column,
+            full_label=full_label,
+            where=where,
+            channel=channel,
+            hop=hop,
+            min_onsets=min_onsets,
+            genres=genres,
+            min_genre_windows=min_genre_windows,
+        )
+        if no_cache:
+            dataset_options["cache_dir"] = False
         with progress_bar("training", quiet=quiet) as bar, _ctrl_c(stop, training):
 
             def callback(event: ProgressEvent) -> None:
@@ -298,7 +316,7 @@ def train(
     if result.interrupted:
         _summary(result, as_json)
         err.print(
-            f"interrupted at epoch {result.epochs}, step {result.steps}; checkpoint saved in "
+            f"interrupted in epoch {result.epochs + 1} after step {result.steps}; checkpoint in "
             f"{result.run_dir}. Resume with the same command plus --resume "
             f"(rhythmcan train {data_dir} --mode {mode.value} --name {name} --resume ...)",
             highlight=False,
