@@ -24,7 +24,7 @@ import typer
 from rhythmcan_cli.cli.console import err, out, run, stdout_is_terminal
 from rhythmcan_cli.cli.options import Bpm, Force, Loops, Quiet, Seed, Swing, Threshold
 from rhythmcan_cli.cli.play import Kit, RequireAudio, SoundFont, report_play
-from rhythmcan_cli.errors import UsageError
+from rhythmcan_cli.errors import DataError, UsageError
 
 if TYPE_CHECKING:
     from rhythmcan_cli.audio import PlayResult
@@ -198,6 +198,8 @@ def sample(
         if interpolate is not None:
             ends = (pj.resolve_patterns(interpolate[0])[0], pj.resolve_patterns(interpolate[1])[0])
             anchor = ends[0]
+        if where == "file" and path is not None and path.exists() and not force:
+            raise DataError(f"{path} already exists; use --force to replace it")
         stored = _pick_model(model, genre, anchor)
         patterns = sample_patterns(
             stored, n=n, seed=seed, genre=parse_genre(genre) if genre is not None else None,

@@ -58,13 +58,6 @@ def test_sample_into_a_folder_never_overwrites_without_force(tmp_path: Path, fmt
 
 
 @pytest.mark.parametrize("name", ["one.mid", "one.json"])
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli/sample.py: '-o FILE' (one file) replaces an existing FILE without --force "
-    "(only '-o DIR/' checks). Repro: rhythmcan sample -o x.mid; rhythmcan sample --seed 2 -o x.mid"
-    " -> exit 0, x.mid replaced. Fix: in the where == 'file' branch refuse an existing path "
-    "unless force (DataError '... already exists; use --force')",
-)
 def test_sample_to_one_existing_file_needs_force(tmp_path: Path, name: str) -> None:
     make_stored_model("m")
     target = tmp_path / name
@@ -72,6 +65,9 @@ def test_sample_to_one_existing_file_needs_force(tmp_path: Path, name: str) -> N
     code, _, err = invoke("sample", "--model", "m", "--seed", "1", "-o", str(target))
     assert target.read_bytes() == b"precious"
     assert code == 1 and "--force" in one_error_line(err)
+    code, _, err = invoke("sample", "--model", "m", "--seed", "1", "-o", str(target), "--force")
+    assert code == 0, err
+    assert target.read_bytes() != b"precious"
 
 
 def test_export_tfjs_never_overwrites_without_force(tmp_path: Path) -> None:
