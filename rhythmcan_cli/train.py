@@ -721,15 +721,13 @@ def train(
     folder = run_dir(name)
     if not resume and not force and _model_exists(name):
         raise StoreError(f"a model named {name!r} exists: choose another --name or add --force")
-    fresh = not folder.exists()
     try:
         with _lock(name):
             return _train_locked(
                 dataset, mode, name, epochs, config, resume, force, strategy, progress, stop, folder
             )
     finally:
-        if fresh:
-            _discard_empty_run(folder)
+        _discard_empty_run(folder)
 
 
 def _discard_empty_run(folder: Path) -> None:
@@ -775,9 +773,7 @@ def _prepare_folder(
             "start over"
         )
     folder.mkdir(parents=True, exist_ok=True)
-    for item in folder.iterdir():  # start over, keeping the lock file we hold
-        if item.name != ".lock":
-            shutil.rmtree(item) if item.is_dir() else item.unlink()
+    _clear_run(folder)  # start over
     seed = config.seed if config.seed is not None else int(np.random.default_rng().integers(2**31))
     record = {
         "name": name,
@@ -805,9 +801,40 @@ def _train_locked(
     stop: threading.Event | None,
     folder: Path,
 ) -> TrainResult:
-    import tensorflow as tf
 
     config, seed = _prepare_folder(folder, mode, name, config, dataset, resume, force)
+    try:
+        return _run(
+            dataset, mode, name, epochs, config, seed, resume, strategy, progress, stop, folder
+        )
+    except BaseException:
+        if not resume and not (folder / "checkpoints" / "checkpoint").exists():
+            _clear_run(folder)  # a start that failed before its first checkpoint leaves nothing
+        raise
+
+
+def _clear_run(folder: Path) -> None:
+    """Delete a run folder's contents except the lock file its holder still has open."""
+    for item in folder.iterdir():
+        if item.name != ".lock":
+            shutil.rmtree(item) if item.is_dir() else item.unlink()
+
+
+def _run(
+    dataset: Dataset,
+    mode: str,
+    name: str,
+    epochs: int,
+    config: TrainConfig,
+    seed: int,
+    resume: bool,
+    strategy: str | tf.distribute.Strategy | None,
+    progress: ProgressCallback | None,
+    stop: threading.Event | None,
+    folder: Path,
+) -> TrainResult:
+    import tensorflow as tf
+
     _seed_everything(seed)
     strat = (
         strategy
