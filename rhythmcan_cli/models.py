@@ -98,9 +98,7 @@ def _real_fake_branch(x: keras.KerasTensor, lstm_units: int, dense_units: int) -
     """BiLSTM (seq) -> BiLSTM -> Dense -> LeakyReLU 0.01 -> Dense 1 sigmoid (named ``real``)."""
     from keras import layers
 
-    h = layers.Bidirectional(
-        layers.LSTM(lstm_units, return_sequences=True), name="rf_bilstm_1"
-    )(x)
+    h = layers.Bidirectional(layers.LSTM(lstm_units, return_sequences=True), name="rf_bilstm_1")(x)
     h = layers.Bidirectional(layers.LSTM(lstm_units), name="rf_bilstm_2")(h)
     h = layers.Dense(dense_units, name="rf_dense")(h)
     h = layers.LeakyReLU(negative_slope=0.01, name="rf_leaky_re_lu")(h)
