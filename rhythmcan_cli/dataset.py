@@ -10,12 +10,14 @@ CSV's bytes and every option, so a second build with the same inputs loads in a 
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import csv
 import hashlib
 import io
 import json
 import multiprocessing
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -427,6 +429,8 @@ def _read_one(job: tuple[str, int, int, int]) -> _FileResult:
     """Read one file in a worker; every failure becomes a skip reason, never an exception."""
     path_text, channel, hop, min_onsets = job
     path = Path(path_text)
+    if _stopping:
+        return _FileResult(None, {}, 0, REASON_UNREADABLE, "interrupted")
     try:
         size = path.stat().st_size
     except OSError as error:
@@ -475,6 +479,50 @@ def _available_cores() -> int:
         return os.cpu_count() or 1
 
 
+_stopping = False  # set in a pool worker by SIGTERM: skip the rest of its chunk
+
+
+def _stop_soon(signum: int, frame: object) -> None:
+    """SIGTERM in a pool worker: finish the current chunk at once (remaining files skipped).
+
+    Ending a worker outright could cut a result message in half and leave the executor's
+    manager thread (which the interpreter joins at exit) waiting on the pipe forever.
+    """
+    global _stopping
+    _stopping = True
+
+
+def _worker_init() -> None:
+    """Pool worker start: ignore Ctrl-C (SIGINT goes to the whole process group; the parent
+    alone handles it and stops the workers), then take back the signals the parent blocked
+    while forking."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _stop_soon)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
+def _end_pool(pool: concurrent.futures.ProcessPoolExecutor, grace: float = 2.0) -> None:
+    """Stop ``pool`` now (on Ctrl-C or any error) without waiting for its queued work.
+
+    Queued chunks are cancelled and the workers get SIGTERM (they skip the rest of their
+    chunk and exit); any still running after ``grace`` seconds are killed.
+    ``shutdown(wait=True)`` (what ``with`` does) would read every queued file first.
+    """
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            process.terminate()
+    deadline = time.monotonic() + grace
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError, AssertionError, AttributeError):
+            process.join(timeout=max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                process.kill()
+                process.join(timeout=1)
+
+
 def _read_all(
     jobs: list[tuple[str, int, int, int]],
     workers: int | None,
@@ -490,17 +538,37 @@ def _read_all(
             report(progress, "reading MIDI", done, total)
         return results
     chunksize = max(1, min(32, total // (count * 8)))
+    masking = hasattr(signal, "pthread_sigmask")
+    pool: concurrent.futures.ProcessPoolExecutor | None = None
     try:
-        with concurrent.futures.ProcessPoolExecutor(count, mp_context=_pool_context()) as pool:
-            for done, result in enumerate(pool.map(_read_one, jobs, chunksize=chunksize), 1):
-                results.append(result)
-                report(progress, "reading MIDI", done, total)
+        pool = concurrent.futures.ProcessPoolExecutor(
+            count, mp_context=_pool_context(), initializer=_worker_init
+        )
+        # the workers are forked here: with SIGINT blocked, a Ctrl-C that lands before their
+        # initializer ran waits (then is ignored) instead of killing them with a traceback
+        if masking:
+            blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        try:
+            mapped = pool.map(_read_one, jobs, chunksize=chunksize)
+        finally:
+            if masking:
+                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        for done, result in enumerate(mapped, 1):
+            results.append(result)
+            report(progress, "reading MIDI", done, total)
+        pool.shutdown(wait=True)
     except (concurrent.futures.process.BrokenProcessPool, OSError):
+        if pool is not None:
+            _end_pool(pool)
         # workers could not start or died (no /dev/shm, an unguarded __main__ under spawn,
         # a killed worker): finish the remaining files in this process
         for done, job in enumerate(jobs[len(results) :], len(results) + 1):
             results.append(_read_one(job))
             report(progress, "reading MIDI", done, total)
+    except BaseException:  # Ctrl-C and the rest: end the workers now, never wait on them
+        if pool is not None:
+            _end_pool(pool)
+        raise
     return results
 
 

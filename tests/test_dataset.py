@@ -319,6 +319,38 @@ def test_parallel_equals_serial_and_reports_progress(
     assert [e.done for e in reading] == list(range(1, 7)) and reading[-1].total == 6
 
 
+def test_an_interrupted_parallel_build_ends_its_workers_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """KeyboardInterrupt in the parent (here from the progress callback) propagates and leaves
+    no worker behind; the workers themselves ignore SIGINT (the parent alone handles it)."""
+    import multiprocessing
+    import signal
+    import time
+
+    for i in range(12):
+        write(tmp_path / "d" / "a" / f"{i}.mid", midi_of(i, i + 1))
+    monkeypatch.setattr(dataset_module, "SERIAL_BELOW", 0)
+
+    def interrupt(event: ProgressEvent) -> None:
+        if event.task == "reading MIDI":
+            assert {p.pid for p in multiprocessing.active_children()}, "no workers running"
+            raise KeyboardInterrupt
+
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        build_dataset(tmp_path / "d", cache_dir=False, workers=2, progress=interrupt)
+    assert time.monotonic() - started < 10
+    assert multiprocessing.active_children() == []
+    before = signal.getsignal(signal.SIGINT)
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        dataset_module._worker_init()
+        os._exit(0 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN else 1)
+    assert os.waitpid(pid, 0)[1] == 0
+    assert signal.getsignal(signal.SIGINT) is before
+
+
 def many_files(root: Path, genres: int = 3, per_genre: int = 6) -> Dataset:
     for g in range(genres):
         for f in range(per_genre):

@@ -203,17 +203,6 @@ def ctrl_c_build(data: Path, cache: Path) -> tuple[int | None, str]:
             proc.communicate(timeout=30)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="dataset._read_all: Ctrl-C (SIGINT to the process group) during a parallel build "
-    "hangs 'rhythmcan data inspect'/'train' in about 1 of 4 tries (ProcessPoolExecutor "
-    "shutdown waits on workers killed by KeyboardInterrupt; InvalidStateError in its manager "
-    "thread) and prints worker KeyboardInterrupt tracebacks in about half. Repro: Ctrl-C "
-    "'rhythmcan data inspect DIR' (>= 48 files) while it reads. Fix: a pool initializer "
-    "doing signal.signal(SIGINT, SIG_IGN) (the parent alone handles Ctrl-C), and on "
-    "KeyboardInterrupt pool.shutdown(wait=False, cancel_futures=True) + terminate workers",
-)
 def test_ctrl_c_during_a_parallel_build_is_one_line_and_leaves_nothing(tmp_path: Path) -> None:
     """Ctrl-C mid-build, up to six times: 130 and 'interrupted', no traceback, no cache."""
     from rhythmcan_cli.dataset import SERIAL_BELOW
