@@ -20,6 +20,7 @@ import os
 import signal
 import sys
 import tempfile
+import threading
 import time
 import zipfile
 from collections import Counter
@@ -492,10 +493,44 @@ def _stop_soon(signum: int, frame: object) -> None:
     _stopping = True
 
 
-def _worker_init() -> None:
-    """Pool worker start: ignore Ctrl-C (SIGINT goes to the whole process group; the parent
-    alone handles it and stops the workers), then take back the signals the parent blocked
-    while forking."""
+_PR_SET_PDEATHSIG: Final = 1  # linux/prctl.h
+
+
+def _die_with_parent(parent: int) -> None:
+    """Make this pool worker end when ``parent`` dies, even by SIGKILL (best effort).
+
+    A forked worker holds its own end of the call-queue pipe, so it never sees EOF and would
+    otherwise wait forever. On Linux the kernel sends SIGKILL (prctl PR_SET_PDEATHSIG);
+    elsewhere, or if that fails, a daemon thread watches ``os.getppid()``.
+    """
+    armed = False
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            armed = libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0
+        except (OSError, AttributeError, TypeError):
+            armed = False
+    if os.getppid() != parent:  # the parent died before the line above took effect
+        os._exit(1)
+    if armed:
+        return
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="rhythmcan-parent-watch", daemon=True).start()
+
+
+def _worker_init(parent: int | None = None) -> None:
+    """Pool worker start: die with the parent (``parent``: its pid), ignore Ctrl-C (SIGINT
+    goes to the whole process group; the parent alone handles it and stops the workers), then
+    take back the signals the parent blocked while forking."""
+    if parent is not None:
+        _die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _stop_soon)
     if hasattr(signal, "pthread_sigmask"):
@@ -542,7 +577,10 @@ def _read_all(
     pool: concurrent.futures.ProcessPoolExecutor | None = None
     try:
         pool = concurrent.futures.ProcessPoolExecutor(
-            count, mp_context=_pool_context(), initializer=_worker_init
+            count,
+            mp_context=_pool_context(),
+            initializer=_worker_init,
+            initargs=(os.getpid(),),
         )
         # the workers are forked here: with SIGINT blocked, a Ctrl-C that lands before their
         # initializer ran waits (then is ignored) instead of killing them with a traceback

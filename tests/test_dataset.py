@@ -351,6 +351,44 @@ def test_an_interrupted_parallel_build_ends_its_workers_at_once(
     assert signal.getsignal(signal.SIGINT) is before
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_pool_worker_dies_with_its_killed_parent() -> None:
+    """A SIGKILLed builder leaves no worker behind (prctl PR_SET_PDEATHSIG or a ppid watch)."""
+    import signal
+    import time
+
+    read_end, write_end = os.pipe()
+    parent = os.fork()
+    if parent == 0:  # pragma: no cover - the would-be builder
+        me = os.getpid()
+        worker = os.fork()
+        if worker == 0:
+            dataset_module._worker_init(me)
+            time.sleep(30)
+            os._exit(0)
+        os.write(write_end, str(worker).encode())
+        os.kill(os.getpid(), signal.SIGKILL)
+    os.close(write_end)
+    worker = int(os.read(read_end, 32))
+    os.close(read_end)
+    os.waitpid(parent, 0)
+
+    def alive(pid: int) -> bool:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return False
+        return stat[0] != "Z"
+
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and alive(worker):
+        time.sleep(0.05)
+    survived = alive(worker)
+    if survived:
+        os.kill(worker, signal.SIGKILL)
+    assert not survived, "the worker outlived its parent"
+
+
 def many_files(root: Path, genres: int = 3, per_genre: int = 6) -> Dataset:
     for g in range(genres):
         for f in range(per_genre):

@@ -225,14 +225,6 @@ def test_ctrl_c_during_a_parallel_build_is_one_line_and_leaves_nothing(tmp_path:
                 cached.unlink()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="dataset._read_all: ProcessPoolExecutor workers (fork) outlive a SIGKILLed parent "
-    "forever (they hold their own copy of the call-queue pipe, so never see EOF). Repro: "
-    "kill -9 the pid of 'rhythmcan data inspect DIR' (>= 48 files) mid-build; its workers stay. "
-    "Fix: a pool initializer that sets prctl(PR_SET_PDEATHSIG, SIGKILL) on Linux, or a "
-    "watchdog thread in each worker exiting when os.getppid() changes",
-)
 def test_killing_the_builder_leaves_no_orphan_workers(tmp_path: Path) -> None:
     from rhythmcan_cli.dataset import SERIAL_BELOW
 
