@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from rhythmcan_cli.backend import load_tensorflow
 from rhythmcan_cli.errors import DataError, ModelError, StoreError, UsageError
 from rhythmcan_cli.grid import DEFAULT_THRESHOLD
 from rhythmcan_cli.progress import ProgressCallback, report
@@ -715,6 +716,7 @@ def train(
     ``epochs`` is the total to reach. ``stop`` set from another thread (Ctrl-C) finishes the
     current step, checkpoints and returns with ``interrupted=True`` and no model stored.
     """
+    load_tensorflow()
     config = config or TrainConfig()
     check_request(mode, name, epochs, config, strategy if isinstance(strategy, str) else None)
     check_data(dataset, mode)
@@ -1052,6 +1054,7 @@ def train_classifier(
 
     For evaluation: ``model(x)`` gives (N, K) genre probabilities in ``dataset.genres`` order.
     """
+    load_tensorflow()
     import tensorflow as tf
 
     config = config or TrainConfig()
@@ -1084,6 +1087,7 @@ def train_classifier(
 
 def load_classifier(stored_model: Any) -> keras.Model:
     """Load a stored classifier (``store.StoredModel`` of kind "classifier"), safe mode on."""
+    load_tensorflow()
     import keras
 
     card = stored_model.card
@@ -1092,7 +1096,12 @@ def load_classifier(stored_model: Any) -> keras.Model:
     path = Path(stored_model.path) / CLASSIFIER_FILE
     if not path.is_file():
         raise ModelError(f"classifier file missing: {path}")
-    model: keras.Model = keras.models.load_model(path, safe_mode=True, compile=False)
+    try:
+        model: keras.Model = keras.models.load_model(path, safe_mode=True, compile=False)
+    except (ValueError, TypeError, KeyError, OSError) as error:
+        # safe_mode refuses Lambda layers and unknown classes with a ValueError.
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ModelError(f"cannot load classifier {path}: {first[:200]}") from None
     return model
 
 
