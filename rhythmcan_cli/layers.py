@@ -15,7 +15,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import Any, Final
 
 import numpy as np
@@ -147,6 +147,29 @@ def _entry_nbytes(entry: Mapping[str, Any], where: str) -> int:
     return math.prod(shape) * dtype.itemsize
 
 
+def _shard_name(rel: object, where: str) -> str:
+    """A weightsManifest path as a bare file name beside model.json, or ModelError.
+
+    An untrusted manifest must not read files from elsewhere ('../x', '/abs/x', 'sub/../x'):
+    they would be imported as weights.
+    """
+    name = str(rel)
+    if (
+        not isinstance(rel, str)
+        or name in ("", ".", "..")
+        or "/" in name
+        or "\\" in name
+        or "\0" in name
+        or Path(name).is_absolute()
+        or PureWindowsPath(name).drive
+    ):
+        raise ModelError(
+            f"{where} names weight file {name!r}, which is not a plain file name beside it; "
+            "refusing to read outside the model folder"
+        )
+    return name
+
+
 def read_weights(
     manifest: Any, base: Path, where: str = "model.json"
 ) -> dict[str, npt.NDArray[Any]]:
@@ -159,7 +182,7 @@ def read_weights(
         entries = group.get("weights", []) if isinstance(group, dict) else []
         buffers = []
         for rel in paths:
-            shard = base / str(rel)
+            shard = base / _shard_name(rel, where)
             if not shard.is_file():
                 raise ModelError(f"weight file {shard} is missing (it must sit beside {where})")
             buffers.append(shard.read_bytes())

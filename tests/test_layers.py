@@ -117,6 +117,22 @@ def test_missing_weight_file_is_a_model_error(tmp_path: Path) -> None:
         read_layers_model(tmp_path / "model.json")
 
 
+@pytest.mark.parametrize(
+    "rel", ["../group1-shard1of1.bin", "/tmp/x.bin", "sub/x.bin", "sub\\x.bin", "..", "C:x.bin", 3]
+)
+def test_weight_paths_must_be_plain_names_beside_model_json(tmp_path: Path, rel: object) -> None:
+    lm = generator_layers_model()
+    folder = tmp_path / "inner" / "model"
+    write_layers_model(lm, folder)
+    (tmp_path / "inner" / SHARD_NAME).write_bytes((folder / SHARD_NAME).read_bytes())
+    data = json.loads((folder / "model.json").read_text())
+    data["weightsManifest"][0]["paths"] = [rel]
+    (folder / "model.json").write_text(json.dumps(data))
+    with pytest.raises(ModelError, match="not a plain file name") as caught:
+        read_layers_model(folder / "model.json")
+    assert repr(str(rel)) in str(caught.value) and "\n" not in str(caught.value)
+
+
 def test_short_weight_file_is_a_model_error(tmp_path: Path) -> None:
     write_layers_model(generator_layers_model(), tmp_path)
     shard = tmp_path / SHARD_NAME
