@@ -27,6 +27,7 @@ import os
 import re
 import secrets
 import shutil
+import stat
 import sys
 import time
 from collections.abc import Iterator, Mapping
@@ -339,9 +340,43 @@ class StoreListing:
     broken: list[BrokenModel]
 
 
+class _NotRegularFile(Exception):
+    """A model file that is a device, pipe, socket or folder (what it is in ``args[0]``)."""
+
+
+def _file_kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
+
+
 def _sha256_file(path: Path) -> str:
+    """sha256 of a regular file (a symlink is followed); _NotRegularFile for anything else.
+
+    Reading a device (/dev/zero) or a FIFO would never end: the type is checked before the
+    file is opened and again on the open handle (non-blocking, so a FIFO cannot stall it).
+    """
+    mode = path.stat().st_mode
+    if not stat.S_ISREG(mode):
+        raise _NotRegularFile(_file_kind(mode))
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    flags |= getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):  # swapped between the checks
+            raise _NotRegularFile(_file_kind(mode))
+    except BaseException:
+        os.close(fd)
+        raise
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
+    with os.fdopen(fd, "rb") as handle:
         while chunk := handle.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
@@ -387,6 +422,11 @@ def _verify(folder: Path, card: ModelCard, label: str, *, prefix: str = "") -> N
                     f"model {label!r} vanished (removed by another command?)"
                 ) from error
             raise ModelError(f"model {label!r} is incomplete: file {rel} is missing") from error
+        except _NotRegularFile as error:
+            raise ModelError(
+                f"model {label!r}: {rel} is {error.args[0]}, not a regular file; "
+                "the model is not used (re-train, re-import or reinstall it)"
+            ) from None
         except OSError as error:
             raise ModelError(
                 f"model {label!r}: cannot read {rel}: {error.strerror or error}"

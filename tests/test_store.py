@@ -543,3 +543,26 @@ def test_rm_and_replace_while_another_process_reads() -> None:
     ok, gone = (int(x) for x in out.split())
     assert ok + gone > 0 and rounds > 0
     assert [name for name in store_entries() if name.startswith(".")] == []
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+@pytest.mark.parametrize("special", ["fifo", "dev-zero", "folder"])
+def test_a_model_file_that_is_not_a_regular_file_is_broken_not_a_hang(special: str) -> None:
+    from tests.reliability.bounds import time_limit
+
+    folder = save("odd")
+    shard = folder / "generator" / "group1-shard1of1.bin"
+    shard.unlink()
+    if special == "fifo":
+        os.mkfifo(shard)
+    elif special == "dev-zero":
+        shard.symlink_to("/dev/zero")
+    else:
+        shard.mkdir()
+    with time_limit(5.0):
+        with pytest.raises(ModelError, match="not a regular file") as caught:
+            store.open_model("odd")
+        listing = store.scan_models()
+    assert "group1-shard1of1.bin" in str(caught.value) and "\n" not in str(caught.value)
+    assert [b.name for b in listing.broken] == ["odd"]
+    assert "odd" not in [m.name for m in listing.models]

@@ -25,7 +25,7 @@ from rhythmcan_cli.engine import Generator
 from rhythmcan_cli.errors import ModelError, RhythmcanError
 from rhythmcan_cli.layers import LayersModel, read_layers_model
 from tests.helpers import generator_layers_model, make_generator_files, make_stored_model
-from tests.reliability.bounds import Overtime, time_limit
+from tests.reliability.bounds import time_limit
 
 PACKAGE = Path(__file__).resolve().parents[2] / "rhythmcan_cli"
 runner = CliRunner()
@@ -180,15 +180,6 @@ def test_symlink_to_a_matching_file_outside_is_accepted_as_data(tmp_path: Path) 
         store.open_model("linked")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=Overtime,
-    reason="store._sha256_file reads any path a card lists until EOF: a model file that is a "
-    "symlink to /dev/zero (or a FIFO) hangs 'models list', 'sample' and every open_model. "
-    "Repro: ln -sf /dev/zero models/NAME/generator/group1-shard1of1.bin; rhythmcan models list."
-    " Fix: lstat/stat each listed file first and refuse non-regular files (S_ISREG) with a "
-    "ModelError, or hash at most the file's stat size",
-)
 def test_a_model_file_linked_to_a_device_fails_fast() -> None:
     model = make_stored_model("zero")
     shard = model.path / "generator" / "group1-shard1of1.bin"
