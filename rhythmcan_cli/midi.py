@@ -132,6 +132,7 @@ def parse_midi(source: Path | bytes) -> mido.MidiFile:
         raise MidiError("empty file (0 bytes), not a MIDI file")
     if not data.startswith(b"MThd"):
         raise MidiError("not a MIDI file (no 'MThd' header)")
+    data = _without_alien_chunks(data)
     try:
         midi = mido.MidiFile(file=_CountingReader(data, MAX_EVENTS))
     except MidiError:
@@ -174,6 +175,51 @@ class _Scan:
     end: int  # the last tick of the longest track
 
 
+def _next_track(data: bytes, pos: int) -> int:
+    """Offset of the first 'MTrk' chunk at or after ``pos``, skipping other chunks.
+
+    SMF 1.0: readers must skip chunks of unknown type ('alien' chunks, e.g. vendor data).
+    Each skipped chunk must fit in the file, so the walk is bounded by its size.
+    """
+    size = len(data)
+    while True:
+        if pos + 8 > size:
+            raise MidiError("truncated MIDI file (fewer tracks than its header announces)")
+        if data[pos : pos + 4] == b"MTrk":
+            return pos
+        end = pos + 8 + int.from_bytes(data[pos + 4 : pos + 8], "big")
+        if end > size:
+            raise MidiError("corrupt MIDI file: a chunk that is not a track runs past the end")
+        pos = end
+
+
+def _without_alien_chunks(data: bytes) -> bytes:
+    """``data`` with chunks other than the header and tracks dropped (mido refuses them).
+
+    Returned unchanged when it holds none or its chunk structure is broken (mido then reports
+    the damage as before).
+    """
+    if len(data) < 8 or not data.startswith(b"MThd"):
+        return data
+    pos = 8 + int.from_bytes(data[4:8], "big")
+    kept = [data[:pos]]
+    dropped = False
+    while pos + 8 <= len(data):
+        tag = data[pos : pos + 4]
+        end = pos + 8 + int.from_bytes(data[pos + 4 : pos + 8], "big")
+        if end > len(data):
+            break
+        if tag == b"MTrk":
+            kept.append(data[pos:end])
+        else:
+            dropped = True
+        pos = end
+    if not dropped:
+        return data
+    kept.append(data[pos:])
+    return b"".join(kept)
+
+
 def _scan_smf(data: bytes, channel0: int) -> _Scan:
     """Walk a Standard MIDI File's bytes and keep drum note-ons and time signatures.
 
@@ -207,10 +253,7 @@ def _scan_smf(data: bytes, channel0: int) -> _Scan:
     pos = 8 + header_length
     note_on = 0x90 | channel0
     for _ in range(tracks):
-        if pos + 8 > size:
-            raise MidiError("truncated MIDI file (fewer tracks than its header announces)")
-        if data[pos : pos + 4] != b"MTrk":
-            raise MidiError("corrupt MIDI file: a track does not start with 'MTrk'")
+        pos = _next_track(data, pos)
         length = int.from_bytes(data[pos + 4 : pos + 8], "big")
         p = pos + 8
         end = p + length

@@ -538,3 +538,39 @@ def test_running_status_and_system_messages_agree_with_mido() -> None:
     data += b"MTrk" + len(body).to_bytes(4, "big") + body
     assert fast_scan(data, 9) == mido_reference(data, 9)
     assert fast_scan(data, 9)[0] == [(0, 36, 100), (16, 38, 80), (160, 42, 64)]
+
+
+def _split_chunks(data: bytes) -> list[bytes]:
+    chunks, pos = [], 0
+    while pos < len(data):
+        end = pos + 8 + int.from_bytes(data[pos + 4 : pos + 8], "big")
+        chunks.append(data[pos:end])
+        pos = end
+    return chunks
+
+
+def test_alien_chunks_before_and_between_tracks_are_skipped() -> None:
+    """SMF 1.0: readers skip chunks that are not 'MTrk' (both the reader and parse_midi)."""
+    conductor = [(0, mido.MetaMessage("set_tempo", tempo=500000)), ts(0, 4, 4)]
+    data = make_file([conductor, every_16th(0, 32, pitch=36, velocity=40)])
+    header, first, second = _split_chunks(data)
+    alien = b"XFIH\x00\x00\x00\x03abc"
+    empty_alien = b"ZZZZ\x00\x00\x00\x00"
+    with_aliens = header + alien + first + empty_alien + second + alien
+    expected = read_midi_windows(data, min_onsets=1)
+    found = read_midi_windows(with_aliens, min_onsets=1)
+    np.testing.assert_array_equal(found.windows, expected.windows)
+    assert found.notes == expected.notes == 32
+    assert [len(t) for t in midi.parse_midi(with_aliens).tracks] == [
+        len(t) for t in midi.parse_midi(data).tracks
+    ]
+
+
+def test_an_alien_chunk_is_still_bounded_by_the_file_size() -> None:
+    data = make_file([every_16th(0, 32, pitch=36)])
+    header, track = _split_chunks(data)
+    for liar in (b"XFIH\x7f\xff\xff\xff" + track, b"XFIH\x00\x00\x00\x03ab"):
+        with pytest.raises(MidiError, match="not a track runs past the end"):
+            read_midi_windows(header + liar)
+    with pytest.raises(MidiError, match="fewer tracks"):
+        read_midi_windows(header + b"XFIH\x00\x00\x00\x00")  # no MTrk left at all

@@ -267,14 +267,6 @@ def test_header_claims_are_not_trusted() -> None:
     assert read_bounded(lying) is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=MidiError,
-    reason="midi reader (like mido) refuses a file whose tracks are preceded by an unknown "
-    "('alien') chunk, which SMF 1.0 says readers must skip: such a valid file is dropped from "
-    "datasets as corrupt. Repro: insert b'XFIH\\x00\\x00\\x00\\x03abc' after the MThd chunk. "
-    "Fix: in the chunk loop skip chunks whose tag is not MTrk (bounded by the file size)",
-)
 def test_alien_chunks_are_skipped_as_the_smf_spec_says() -> None:
     blob = SEEDS[0]
     alien = smf.chunk(b"XFIH", b"abc")
