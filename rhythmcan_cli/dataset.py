@@ -18,6 +18,7 @@ import json
 import multiprocessing
 import os
 import signal
+import stat
 import sys
 import tempfile
 import threading
@@ -379,6 +380,54 @@ def _load_cache(path: Path) -> Dataset | None:
         return None  # a damaged cache file is rebuilt, never trusted
 
 
+_STALE_TEMP_S: Final = 600.0  # a cache temp file this old is a killed writer's leftover
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    except (OSError, OverflowError, ValueError):
+        return False
+    return True
+
+
+def _clean_stale_temps(folder: Path, now: float | None = None) -> list[Path]:
+    """Remove cache temp files (``.dataset-*.tmp``) that killed builds left in ``folder``.
+
+    One is stale when its writer (the pid in its name) is dead or it is older than
+    ``_STALE_TEMP_S`` (a pid can be reused; names from older versions carry no pid).
+    Best effort: errors are ignored (another build may be cleaning at the same time).
+    """
+    now = time.time() if now is None else now
+    removed: list[Path] = []
+    try:
+        temps = list(folder.glob(".dataset-*.tmp"))
+    except OSError:
+        return removed
+    for temp in temps:
+        parts = temp.name.split(".")  # '', 'dataset-FP', PID, RANDOM, 'tmp'
+        pid = int(parts[2]) if len(parts) == 5 and parts[2].isdigit() else None
+        try:
+            info = temp.lstat()
+        except OSError:
+            continue
+        if not stat.S_ISREG(info.st_mode):
+            continue
+        fresh = now - info.st_mtime < _STALE_TEMP_S
+        if fresh and (pid is None or _pid_alive(pid)):
+            continue
+        with contextlib.suppress(OSError):
+            temp.unlink()
+            removed.append(temp)
+    return removed
+
+
 def _save_cache(path: Path, dataset: Dataset) -> bool:
     """Write the cache atomically (temp file + rename); False when the folder is not writable."""
     meta = {
@@ -391,7 +440,10 @@ def _save_cache(path: Path, dataset: Dataset) -> bool:
     }
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
+        _clean_stale_temps(path.parent)
+        handle, temp = tempfile.mkstemp(
+            prefix=f".{path.stem}.{os.getpid()}.", suffix=".tmp", dir=path.parent
+        )
     except OSError:
         return False
     try:

@@ -485,3 +485,33 @@ def test_data_inspect_genres_option(tree: Path) -> None:
     result = CliRunner().invoke(app, ["data", "inspect", str(tree), "--genres", "jazz", "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["windows_per_genre"] == {"jazz": 5}
+
+
+def test_saving_a_cache_removes_temp_files_of_killed_builds(tree: Path, tmp_path: Path) -> None:
+    """Temp files of dead writers or older than the limit go; a live writer's fresh one stays."""
+    import subprocess
+    import sys
+
+    done = subprocess.Popen([sys.executable, "-c", "pass"])
+    done.wait()
+    dead = done.pid
+    cache = tmp_path / "cache"
+    folder = cache / "datasets"
+    folder.mkdir(parents=True)
+    names = {
+        "dead": f".dataset-abc.{dead}.k2j4h5g6.tmp",
+        "live": f".dataset-abc.{os.getpid()}.a1b2c3d4.tmp",
+        "live-but-old": f".dataset-abc.{os.getpid()}.zz99yy88.tmp",
+        "no-pid-fresh": ".dataset-abc.q1w2e3r4.tmp",
+        "no-pid-old": ".dataset-abc.t5y6u7i8.tmp",
+        "other": ".notes.tmp",
+    }
+    for name in names.values():
+        (folder / name).write_bytes(b"partial")
+    old = os.stat(folder / names["live"]).st_mtime - 3600
+    for key in ("live-but-old", "no-pid-old"):
+        os.utime(folder / names[key], (old, old))
+    built = build_dataset(tree, cache_dir=cache)
+    assert built.report.cache_file is not None and Path(built.report.cache_file).is_file()
+    left = sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+    assert left == sorted([names["live"], names["no-pid-fresh"], names["other"]])
