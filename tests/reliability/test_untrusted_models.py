@@ -217,13 +217,6 @@ def test_a_keras_classifier_with_a_lambda_is_refused(tmp_path: Path) -> None:
     assert "lambda" in str(caught.value).lower()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="train.load_classifier lets keras' ValueError out (safe_mode refusing a Lambda): the "
-    "CLI ('evaluate') would print a traceback. Fix: catch ValueError/OSError around "
-    "keras.models.load_model and raise ModelError naming the file and the Lambda",
-)
 def test_a_keras_classifier_with_a_lambda_is_a_model_error(tmp_path: Path) -> None:
     keras = pytest.importorskip("keras")
     from rhythmcan_cli.train import CLASSIFIER_FILE, load_classifier
