@@ -51,7 +51,7 @@ def main() -> None:
         make_stored_model("bench", kind="can", tiny=False)
         cli = [sys.executable, "-m", "rhythmcan_cli"]
         out = home / "x.mid"
-        sample_cmd = [*cli, "sample", "-m", "bench", "-n", "1", "-o", str(out), "-q"]
+        sample_cmd = [*cli, "sample", "-m", "bench", "-n", "1", "-o", str(out), "-q", "--force"]
 
         cold = timed(sample_cmd, env)
         warm = statistics.median(timed(sample_cmd, env) for _ in range(args.repeat))
@@ -84,6 +84,16 @@ def main() -> None:
         end = time.perf_counter()
         print(f"  in-process: generate {args.patterns / (mid - start):,.0f} patterns/s, "
               f"write MIDI files {args.patterns / (end - mid):,.0f} files/s")
+        from rhythmcan_cli.midi import midi_files
+        from rhythmcan_cli.sample import midi_file_bytes
+
+        values = [p.values for p in patterns]
+        start = time.perf_counter()
+        blobs = midi_files(values, threshold=[p.threshold for p in patterns],
+                           pitches=[p.output_pitches for p in patterns])
+        mid = time.perf_counter()
+        assert blobs[0] == midi_file_bytes(patterns[:1])
+        print(f"  in-process: encode MIDI (no disk) {args.patterns / (mid - start):,.0f} files/s")
     finally:
         shutil.rmtree(home, ignore_errors=True)
 

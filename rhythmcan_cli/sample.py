@@ -404,33 +404,14 @@ def _default_pitches() -> tuple[int, ...]:
 # ------------------------------------------------------------------------------ output
 
 
-# The limits and timing of rhythmcan_cli.midi, copied so that writing MIDI does not import
-# mido (tests/test_sample.py checks that they stay equal).
-_PPQ: Final = 480
-_STEP_TICKS: Final = _PPQ // 4
-_GATE_TICKS: Final = _PPQ // 8
-MIN_BPM: Final = 4.0
-MAX_BPM: Final = 1000.0
-MAX_SWING: Final = 0.75
-MAX_LOOPS: Final = 10_000
-
-
-def _vlq(value: int) -> bytes:
-    """A MIDI variable-length quantity."""
-    out = [value & 0x7F]
-    value >>= 7
-    while value:
-        out.append(0x80 | (value & 0x7F))
-        value >>= 7
-    return bytes(reversed(out))
-
-
-def _meta(kind: int, data: bytes) -> bytes:
-    return bytes((0xFF, kind)) + _vlq(len(data)) + data
-
-
-def _chunk(name: bytes, data: bytes) -> bytes:
-    return name + len(data).to_bytes(4, "big") + data
+def _midi_arrays(
+    patterns: Sequence[SampledPattern],
+) -> tuple[npt.NDArray[np.float32], list[float], list[tuple[int, ...]]]:
+    """Values, thresholds and pitch maps of ``patterns``, as ``rhythmcan_cli.midi`` takes them."""
+    if not patterns:
+        raise DataError("no patterns to write")
+    values = np.stack([p.values for p in patterns]).astype(np.float32, copy=False)
+    return values, [p.threshold for p in patterns], [p.output_pitches for p in patterns]
 
 
 def midi_file_bytes(
@@ -441,186 +422,17 @@ def midi_file_bytes(
     loops: int = 1,
     track_name: str = "rhythmcan",
 ) -> bytes:
-    """The MIDI file ``midi.midi_bytes`` writes for these patterns, byte for byte, but fast.
+    """One MIDI file with ``patterns`` one after another (:func:`rhythmcan_cli.midi.midi_bytes`).
 
-    Writing thousands of files through mido costs over a millisecond each; this writer
-    emits the same bytes directly (tests compare it with ``midi_bytes`` on random
-    patterns and options). Each pattern uses its own threshold and output pitches.
+    Each pattern is written at its own threshold and output pitches.
     """
-    if not patterns:
-        raise DataError("no patterns to write")
-    if not (np.isfinite(bpm) and MIN_BPM <= bpm <= MAX_BPM):
-        raise UsageError(f"bpm must lie between {MIN_BPM:g} and {MAX_BPM:g}, got {bpm}")
-    if not (np.isfinite(swing) and 0.0 <= swing <= MAX_SWING):
-        raise UsageError(f"swing must lie between 0 and {MAX_SWING}, got {swing}")
-    if not 1 <= loops <= MAX_LOOPS:
-        raise UsageError(f"loops must be a whole number between 1 and {MAX_LOOPS}, got {loops}")
-    delay = round(swing * _STEP_TICKS)
-    gate_odd = min(_GATE_TICKS, _STEP_TICKS - delay) if delay else _GATE_TICKS
-    pattern_ticks = STEPS * _STEP_TICKS
-    ticks: list[npt.NDArray[np.int64]] = []
-    kinds: list[npt.NDArray[np.int64]] = []
-    keys: list[npt.NDArray[np.int64]] = []
-    vels: list[npt.NDArray[np.int64]] = []
-    offset = 0
-    for pattern in patterns:
-        values = pattern.values
-        steps, cells = np.nonzero(values > pattern.threshold)
-        velocity = np.minimum(
-            127, np.maximum(1, np.floor(values[steps, cells] * 127.0 + 0.5))
-        ).astype(np.int64)
-        odd = steps % 2 == 1
-        on = steps.astype(np.int64) * _STEP_TICKS + np.where(odd, delay, 0)
-        off = on + np.where(odd, gate_odd, _GATE_TICKS)
-        pitch = np.asarray(pattern.output_pitches, dtype=np.int64)[cells]
-        starts = offset + pattern_ticks * np.arange(loops, dtype=np.int64)
-        ticks += [(starts[:, None] + on[None, :]).ravel(), (starts[:, None] + off[None, :]).ravel()]
-        n = on.size * loops
-        kinds += [np.ones(n, dtype=np.int64), np.zeros(n, dtype=np.int64)]
-        keys += [np.tile(pitch, loops)] * 2
-        vels += [np.tile(velocity, loops), np.zeros(n, dtype=np.int64)]
-        offset += pattern_ticks * loops
-    all_ticks = np.concatenate(ticks)
-    events, _, last = _encode_events(
-        np.zeros(all_ticks.size, dtype=np.int64), all_ticks, np.concatenate(kinds),
-        np.concatenate(keys), np.concatenate(vels),
+    from rhythmcan_cli.midi import midi_bytes
+
+    values, thresholds, pitches = _midi_arrays(patterns)
+    return midi_bytes(
+        values, threshold=thresholds, pitches=pitches, bpm=bpm, swing=swing, loops=loops,
+        track_name=track_name,
     )
-    body = events.tobytes() + _vlq(max(0, offset - int(last[0])) if all_ticks.size else offset)
-    body += b"\xff\x2f\x00"
-    name = _meta(0x03, track_name.encode("latin-1"))
-    tempo = round(60 * 1e6 / bpm)
-    conductor = (
-        b"\x00" + name
-        + b"\x00" + _meta(0x51, tempo.to_bytes(3, "big"))
-        + b"\x00" + _meta(0x58, bytes((4, 2, 24, 8)))
-        + _vlq(offset) + b"\xff\x2f\x00"
-    )
-    header = _chunk(b"MThd", (1).to_bytes(2, "big") + (2).to_bytes(2, "big")
-                    + _PPQ.to_bytes(2, "big"))
-    drums = b"\x00" + name + body
-    return header + _chunk(b"MTrk", conductor) + _chunk(b"MTrk", drums)
-
-
-def midi_files_bytes(
-    patterns: Sequence[SampledPattern],
-    *,
-    bpm: float = 120.0,
-    swing: float = 0.0,
-    loops: int = 1,
-    track_name: str = "rhythmcan",
-) -> list[bytes]:
-    """One MIDI file per pattern, each equal to ``midi_file_bytes([pattern])``, vectorised.
-
-    The whole batch is encoded with a handful of numpy operations, so ten thousand files
-    cost milliseconds of encoding rather than seconds.
-    """
-    if not patterns:
-        return []
-    head = midi_file_bytes(patterns[:1], bpm=bpm, swing=swing, loops=loops,
-                           track_name=track_name)
-    # Header and conductor track are the same for every file: cut them from a real one.
-    conductor_len = int.from_bytes(head[18:22], "big")
-    prefix = head[: 22 + conductor_len]
-    name = b"\x00" + _meta(0x03, track_name.encode("latin-1"))
-    end_ticks = STEPS * _STEP_TICKS * loops
-    delay = round(swing * _STEP_TICKS)
-    gate_odd = min(_GATE_TICKS, _STEP_TICKS - delay) if delay else _GATE_TICKS
-
-    values = np.stack([p.values for p in patterns]).astype(np.float32, copy=False)
-    thresholds = np.array([p.threshold for p in patterns], dtype=np.float32)
-    pitch_map = np.array([p.output_pitches for p in patterns], dtype=np.int64)
-    pid, steps, cells = np.nonzero(values > thresholds[:, None, None])
-    velocity = np.minimum(
-        127, np.maximum(1, np.floor(values[pid, steps, cells] * 127.0 + 0.5))
-    ).astype(np.int64)
-    odd = steps % 2 == 1
-    on = steps.astype(np.int64) * _STEP_TICKS + np.where(odd, delay, 0)
-    off = on + np.where(odd, gate_odd, _GATE_TICKS)
-    pitch = pitch_map[pid, cells]
-    starts = STEPS * _STEP_TICKS * np.arange(loops, dtype=np.int64)
-    n_hits = pid.size
-    group = np.tile(pid, 2 * loops)
-    tick = np.concatenate([(starts[:, None] + on[None, :]).ravel(),
-                           (starts[:, None] + off[None, :]).ravel()])
-    is_on = np.concatenate([np.ones(n_hits * loops, dtype=np.int64),
-                            np.zeros(n_hits * loops, dtype=np.int64)])
-    keys = np.tile(pitch, 2 * loops)
-    vels = np.concatenate([np.tile(velocity, loops), np.zeros(n_hits * loops, dtype=np.int64)])
-    body, event_bounds, last_tick = _encode_events(group, tick, is_on, keys, vels)
-
-    counts = np.bincount(group, minlength=len(patterns))
-    first = np.zeros(len(patterns) + 1, dtype=np.int64)
-    np.cumsum(counts, out=first[1:])
-    raw = body.tobytes()
-    files: list[bytes] = []
-    for i in range(len(patterns)):
-        a, b = int(first[i]), int(first[i + 1])
-        lo = int(event_bounds[a])
-        hi = int(event_bounds[b])
-        tail = _vlq(max(0, end_ticks - int(last_tick[i])) if b > a else end_ticks)
-        track = name + raw[lo:hi] + tail + b"\xff\x2f\x00"
-        files.append(prefix + b"MTrk" + len(track).to_bytes(4, "big") + track)
-    return files
-
-
-def _encode_events(
-    group: npt.NDArray[np.int64], tick: npt.NDArray[np.int64], is_on: npt.NDArray[np.int64],
-    pitch: npt.NDArray[np.int64], velocity: npt.NDArray[np.int64],
-) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Encode note events of many tracks at once (``group`` = track index).
-
-    Returns the bytes of all tracks one after another (delta times, running status, note
-    bytes; events sorted per track like tuples), the byte offset where each event starts
-    (plus the total at the end), and the last event tick of each track.
-    """
-    # One int64 sort key (group, tick, on, pitch, velocity) sorts like the tuples, far
-    # faster than a 5-key lexsort; the fields are read back from the sorted keys.
-    tick_bits = int(tick.max(initial=0)).bit_length()
-    group_shift = 15 + tick_bits
-    if group_shift + int(group.max(initial=0)).bit_length() < 63:
-        key = np.sort(
-            (group << group_shift) | (tick << 15) | (is_on << 14) | (pitch << 7) | velocity
-        )
-        group = key >> group_shift
-        tick = (key >> 15) & ((1 << tick_bits) - 1)
-        is_on = (key >> 14) & 1
-        pitch = (key >> 7) & 0x7F
-        velocity = key & 0x7F
-    else:  # pragma: no cover - hours of music in one file
-        order = np.lexsort((velocity, pitch, is_on, tick, group))
-        group, tick = group[order], tick[order]
-        is_on, pitch, velocity = is_on[order], pitch[order], velocity[order]
-    n = tick.size
-    groups = int(group.max()) + 1 if n else 0
-    last_tick = np.zeros(max(groups, 1), dtype=np.int64)
-    if n == 0:
-        return np.zeros(0, dtype=np.uint8), np.zeros(1, dtype=np.int64), last_tick
-    starts_group = np.ones(n, dtype=bool)
-    starts_group[1:] = group[1:] != group[:-1]
-    delta = np.diff(tick, prepend=0)
-    delta[starts_group] = tick[starts_group]
-    length = 1 + (delta >= 1 << 7) + (delta >= 1 << 14) + (delta >= 1 << 21)
-    status = np.where(is_on == 1, 0x99, 0x89)
-    new_status = starts_group.copy()
-    new_status[1:] |= status[1:] != status[:-1]
-    sizes = length + new_status + 2
-    begin = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(sizes, out=begin[1:])
-    out = np.empty(int(begin[-1]), dtype=np.uint8)
-    for k in range(4):
-        has = length > k
-        shift = 7 * (length[has] - 1 - k)
-        more = np.where(k < length[has] - 1, 0x80, 0)
-        out[begin[:-1][has] + k] = ((delta[has] >> shift) & 0x7F) | more
-    at = begin[:-1] + length
-    out[at[new_status]] = status[new_status]
-    at = at + new_status
-    out[at] = pitch
-    out[at + 1] = velocity
-    ends_group = np.ones(n, dtype=bool)
-    ends_group[:-1] = group[:-1] != group[1:]
-    last_tick[group[ends_group]] = tick[ends_group]
-    return out, begin, last_tick
 
 
 def numbered_paths(out_dir: Path, count: int, suffix: str, prefix: str = "pattern") -> list[Path]:
@@ -658,9 +470,14 @@ def write_pattern_files(
             if path.name in present:
                 raise DataError(f"{path} already exists; use --force to overwrite it")
 
+    from rhythmcan_cli.midi import midi_files
+
     def encode(chunk: Sequence[SampledPattern]) -> list[bytes]:
         if fmt == "mid":
-            return midi_files_bytes(chunk, bpm=bpm, swing=swing, loops=loops)
+            values, thresholds, pitches = _midi_arrays(chunk)
+            return midi_files(
+                values, threshold=thresholds, pitches=pitches, bpm=bpm, swing=swing, loops=loops
+            )
         return [(to_json_line(p) + "\n").encode("utf-8") for p in chunk]
 
     def write(path: Path, data: bytes) -> None:
@@ -700,7 +517,6 @@ def write_pattern_files(
 __all__ = [
     "SampledPattern",
     "midi_file_bytes",
-    "midi_files_bytes",
     "new_seed",
     "numbered_paths",
     "parse_genre",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import io
+import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from rhythmcan_cli.midi import (
     write_midi,
     write_midi_files,
 )
+from tests.conftest import subprocess_env
 
 KICK, SNARE, CHH = 0, 1, 2
 
@@ -244,6 +247,147 @@ def test_values_out_of_range_are_refused() -> None:
     pattern[0, 0] = 1.5
     with pytest.raises(DataError):
         midi_bytes(pattern)
+
+
+# -- the byte-level writer: mido's bytes, one file or a batch ----------------------------
+
+
+def mido_written(
+    patterns: np.ndarray,
+    thresholds: Sequence[float],
+    pitch_maps: Sequence[Sequence[int]],
+    *,
+    bpm: float,
+    swing: float,
+    loops: int,
+    track_name: str,
+) -> bytes:
+    """The file as mido writes it (how midi_bytes was written before its byte encoder)."""
+    step, gate = midi.WRITE_PPQ // 4, midi.WRITE_PPQ // 8
+    delay = round(swing * step)
+    gate_odd = min(gate, step - delay) if delay else gate
+    events: list[tuple[int, int, int, int]] = []
+    offset = 0
+    for pattern, threshold, pitches in zip(patterns, thresholds, pitch_maps, strict=True):
+        steps, cells = np.nonzero(pattern > np.float32(threshold))
+        velocities = np.maximum(1, np.floor(pattern[steps, cells] * 127.0 + 0.5)).astype(int)
+        for _ in range(loops):
+            for s, c, v in zip(steps.tolist(), cells.tolist(), velocities.tolist(), strict=True):
+                on = offset + s * step + (delay if s % 2 else 0)
+                events.append((on, 1, pitches[c], min(127, v)))
+                events.append((on + (gate_odd if s % 2 else gate), 0, pitches[c], 0))
+            offset += 32 * step
+    events.sort()
+    meta = mido.MetaMessage
+    conductor = mido.MidiTrack([
+        meta("track_name", name=track_name),
+        meta("set_tempo", tempo=mido.bpm2tempo(bpm)),
+        meta("time_signature", numerator=4, denominator=4, clocks_per_click=24,
+             notated_32nd_notes_per_beat=8),
+        meta("end_of_track", time=offset),
+    ])  # fmt: skip
+    drums = mido.MidiTrack([meta("track_name", name=track_name)])
+    now = 0
+    for tick, is_on, pitch, velocity in events:
+        kind = "note_on" if is_on else "note_off"
+        drums.append(mido.Message(kind, channel=9, note=pitch, velocity=velocity, time=tick - now))
+        now = tick
+    drums.append(meta("end_of_track", time=max(0, offset - now)))
+    out = io.BytesIO()
+    mido.MidiFile(type=1, ticks_per_beat=midi.WRITE_PPQ, tracks=[conductor, drums]).save(file=out)
+    return out.getvalue()
+
+
+def random_write_case(rng: np.random.Generator, n: int) -> tuple[np.ndarray, dict[str, object]]:
+    values = np.round(rng.random((n, 32, 9)) ** float(rng.choice([1, 3, 8])), 4).astype(np.float32)
+    values[rng.random(n) < 0.2] = 0.0  # silent patterns too
+    values[values > 0.9] = np.float32(0.2)  # cells exactly at the default threshold
+    options: dict[str, object] = {
+        "bpm": float(rng.choice([4.0, 97.3, 120.0, 1000.0])),
+        "swing": float(rng.choice([0.0, 0.3, 0.5, 0.75])),
+        "loops": int(rng.choice([1, 2, 3])),
+        "track_name": str(rng.choice(["rhythmcan", "", "groove é" * 20])),
+    }
+    return values, options
+
+
+def test_written_bytes_are_what_mido_writes() -> None:
+    rng = np.random.default_rng(0)
+    for trial in range(40):
+        n = int(rng.integers(1, 4))
+        values, options = random_write_case(rng, n)
+        threshold = float(rng.choice([0.0, 0.2, 0.5, 1.0]))
+        pitches = OUTPUT_PITCHES if trial % 2 else tuple(int(p) for p in rng.integers(0, 128, 9))
+        expected = mido_written(values, [threshold] * n, [pitches] * n, **options)  # type: ignore[arg-type]
+        got = midi_bytes(values, threshold=threshold, pitches=pitches, **options)  # type: ignore[arg-type]
+        assert got == expected, trial
+        # per-pattern thresholds and pitch maps (what `rhythmcan sample` writes)
+        thresholds = [float(t) for t in rng.choice([0.0, 0.2, 0.6, 1.0], n)]
+        maps = [OUTPUT_PITCHES if i % 2 else tuple(range(60, 69)) for i in range(n)]
+        expected = mido_written(values, thresholds, maps, **options)  # type: ignore[arg-type]
+        got = midi_bytes(values, threshold=thresholds, pitches=maps, **options)  # type: ignore[arg-type]
+        assert got == expected, trial
+
+
+def test_batch_writer_equals_the_single_file_writer_byte_for_byte() -> None:
+    rng = np.random.default_rng(1)
+    for trial in range(15):
+        values, options = random_write_case(rng, 6)
+        thresholds = [float(t) for t in rng.choice([0.0, 0.2, 0.6, 1.0], 6)]
+        maps = np.array([OUTPUT_PITCHES if i % 2 else tuple(range(30, 39)) for i in range(6)])
+        files = midi.midi_files(values, threshold=thresholds, pitches=maps, **options)  # type: ignore[arg-type]
+        assert len(files) == 6
+        for i, data in enumerate(files):
+            single = midi_bytes(values[i], threshold=thresholds[i], pitches=maps[i], **options)  # type: ignore[arg-type]
+            assert data == single, (trial, i)
+    same = midi.midi_files(values, threshold=0.2, bpm=90.0)
+    assert same == [midi_bytes(v, threshold=0.2, bpm=90.0) for v in values]
+
+
+def test_long_silences_take_a_fifth_delta_byte_like_mido() -> None:
+    values = np.zeros((80, 32, 9), np.float32)
+    values[0, 0, 0] = values[-1, 5, 3] = 1.0  # 78 x 1000 silent bars apart: > 2**28 ticks
+    options = {"bpm": 120.0, "swing": 0.0, "loops": 1000, "track_name": "x"}
+    expected = mido_written(values, [0.2] * 80, [OUTPUT_PITCHES] * 80, **options)  # type: ignore[arg-type]
+    assert midi_bytes(values, loops=1000, track_name="x") == expected
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"threshold": [0.2]},
+        {"threshold": [0.2, 1.5]},
+        {"threshold": [0.2, float("nan")]},
+        {"threshold": "high"},
+        {"pitches": [OUTPUT_PITCHES] * 3},
+        {"pitches": [OUTPUT_PITCHES, (36, 38)]},
+        {"pitches": np.full((2, 9), 128)},
+        {"pitches": np.full((2, 9), 36.0)},
+        {"track_name": "euro \u20ac"},
+    ],
+)
+def test_bad_per_pattern_options(options: dict[str, object]) -> None:
+    with pytest.raises(UsageError):
+        midi.midi_files(random_patterns(2), **options)  # type: ignore[arg-type]
+
+
+def test_importing_and_writing_midi_does_not_import_mido() -> None:
+    code = (
+        "import io, sys, numpy as np\n"
+        "from rhythmcan_cli import midi\n"
+        "midi.midi_files(np.zeros((2, 32, 9), np.float32))\n"
+        "midi.write_midi(np.ones((32, 9), np.float32), io.BytesIO())\n"
+        "midi.read_midi_windows(midi.midi_bytes(np.ones((32, 9), np.float32)))\n"
+        "print('mido' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        check=True,
+    )
+    assert done.stdout.strip() == "False"
 
 
 # -- reading odd files -----------------------------------------------------------------

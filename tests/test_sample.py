@@ -18,7 +18,6 @@ from rhythmcan_cli.midi import midi_bytes
 from rhythmcan_cli.patterns import SampledPattern, dumps_patterns, loads_patterns
 from rhythmcan_cli.sample import (
     midi_file_bytes,
-    midi_files_bytes,
     parse_genre,
     sample,
     write_pattern_files,
@@ -156,49 +155,33 @@ def test_interpolation_walks_from_a_to_b_on_the_sphere(cgan: object) -> None:
 # ------------------------------------------------------------------------------ MIDI out
 
 
-def test_fast_midi_writer_matches_midi_bytes() -> None:
-    rng = np.random.default_rng(0)
-    for trial in range(40):
-        threshold = float(rng.choice([0.0, 0.2, 0.5, 1.0]))
-        values = np.round(rng.random((int(rng.integers(1, 4)), 32, 9)) ** 3, 4).astype(np.float32)
-        patterns = [
-            SampledPattern("m", "can", None, 0, i, np.zeros(2), threshold, ("x",) * 9,
-                           OUTPUT_PITCHES, v)
-            for i, v in enumerate(values)
-        ]
-        bpm = float(rng.choice([120.0, 97.3, 300.0]))
-        swing = float(rng.choice([0.0, 0.3, 0.75]))
-        loops = int(rng.integers(1, 3))
-        expected = midi_bytes(values, threshold=threshold, bpm=bpm, swing=swing, loops=loops)
-        assert midi_file_bytes(patterns, bpm=bpm, swing=swing, loops=loops) == expected, trial
-
-
-def test_batch_writer_gives_each_pattern_its_midi_bytes_file() -> None:
+def test_sampled_patterns_are_written_at_their_own_threshold_and_pitches(tmp_path: Path) -> None:
+    """sample.py writes through rhythmcan_cli.midi with each pattern's threshold and pitches
+    (the writer itself, its batch form and its bytes are tested in tests/test_midi.py)."""
     rng = np.random.default_rng(1)
-    for trial in range(10):
-        patterns = [
-            SampledPattern("m", "can", None, 0, i, np.zeros(2),
-                           float(rng.choice([0.0, 0.2, 0.6, 1.0])), ("x",) * 9,
-                           OUTPUT_PITCHES if i % 2 else tuple(range(30, 39)),
-                           np.round(rng.random((32, 9)) ** 4, 4).astype(np.float32))
-            for i in range(6)
-        ]
-        options = {"bpm": float(rng.choice([120.0, 97.3])),
-                   "swing": float(rng.choice([0.0, 0.3, 0.75])), "loops": int(rng.integers(1, 4))}
-        files = midi_files_bytes(patterns, **options)  # type: ignore[arg-type]
-        for pattern, data in zip(patterns, files, strict=True):
-            expected = midi_bytes(pattern.values, threshold=pattern.threshold,
-                                  pitches=pattern.output_pitches, **options)  # type: ignore[arg-type]
-            assert data == expected, trial
-
-
-def test_fast_writer_limits_match_the_midi_module() -> None:
-    from rhythmcan_cli import midi
-    from rhythmcan_cli import sample as sample_module
-
-    for name in ("MIN_BPM", "MAX_BPM", "MAX_SWING", "MAX_LOOPS"):
-        assert getattr(sample_module, name) == getattr(midi, name), name
-    assert midi.WRITE_PPQ == 480
+    patterns = [
+        SampledPattern("m", "can", None, 0, i, np.zeros(2), (0.0, 0.2, 0.6)[i % 3], ("x",) * 9,
+                       OUTPUT_PITCHES if i % 2 else tuple(range(60, 69)),
+                       np.round(rng.random((32, 9)) ** 4, 4).astype(np.float32))
+        for i in range(5)
+    ]
+    options = {"bpm": 97.3, "swing": 0.3, "loops": 2}
+    singles = [
+        midi_bytes(p.values, threshold=p.threshold, pitches=p.output_pitches, **options)  # type: ignore[arg-type]
+        for p in patterns
+    ]
+    paths = write_pattern_files(patterns, tmp_path / "out", **options)  # type: ignore[arg-type]
+    assert [path.read_bytes() for path in paths] == singles
+    whole = midi_file_bytes(patterns, **options)  # type: ignore[arg-type]
+    assert whole == midi_bytes(
+        np.stack([p.values for p in patterns]), threshold=[p.threshold for p in patterns],
+        pitches=[p.output_pitches for p in patterns], **options,  # type: ignore[arg-type]
+    )
+    ons = {m.note for t in mido.MidiFile(file=io.BytesIO(whole)).tracks for m in t
+           if m.type == "note_on" and m.velocity}
+    assert ons & set(range(60, 69)) and ons & set(OUTPUT_PITCHES)
+    with pytest.raises(Exception, match="no patterns"):
+        midi_file_bytes([])
 
 
 def test_numbered_files_never_overwrite(can: object, tmp_path: Path) -> None:
