@@ -23,7 +23,6 @@ import io
 import math
 import os
 import struct
-import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Final, cast
 import numpy as np
 import numpy.typing as npt
 
+from rhythmcan_cli.atomic import atomic_write
 from rhythmcan_cli.errors import DataError, MidiError, UsageError
 from rhythmcan_cli.grid import (
     N_CLASSES,
@@ -785,19 +785,6 @@ def midi_files(
     return files
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename (never half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-
-
 def write_midi(
     patterns: Sequence[npt.ArrayLike] | npt.ArrayLike,
     dest: Path | BinaryIO,
@@ -822,7 +809,7 @@ def write_midi(
     if isinstance(dest, str | os.PathLike):
         path = Path(dest)
         try:
-            _atomic_write(path, data)
+            atomic_write(path, data)
         except OSError as error:
             raise DataError(f"cannot write {path}: {error.strerror or error}") from None
     else:
@@ -870,7 +857,7 @@ def write_midi_files(
     )
     for path, data in zip(paths, blobs, strict=True):
         try:
-            _atomic_write(path, data)
+            atomic_write(path, data)
         except OSError as error:
             raise DataError(f"cannot write {path}: {error.strerror or error}") from None
     return paths

@@ -15,12 +15,9 @@ was used: a pattern read back plays and varies the same as the one sampled.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
-import os
 import sys
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +26,7 @@ from typing import Any, Final, TextIO
 import numpy as np
 import numpy.typing as npt
 
+from rhythmcan_cli.atomic import atomic_write
 from rhythmcan_cli.errors import DataError
 from rhythmcan_cli.grid import N_CLASSES, STEPS, check_pattern
 
@@ -98,27 +96,6 @@ def write_patterns(patterns: Iterable[SampledPattern], dest: Path | TextIO) -> N
         atomic_write(dest, text.encode("utf-8"))
     else:
         dest.write(text)
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename (no half-written file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; user files get the usual mode
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def _fail(where: str, line: int, what: str) -> DataError:

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from rhythmcan_cli.atomic import atomic_write
 from rhythmcan_cli.backend import load_tensorflow
 from rhythmcan_cli.errors import DataError, ModelError, StoreError, UsageError
 from rhythmcan_cli.grid import DEFAULT_THRESHOLD
@@ -606,7 +607,7 @@ def _trim_metrics(path: Path, epoch: int) -> list[dict[str, float]]:
             record = json.loads(line)
             if int(record.get("epoch", 0)) <= epoch:
                 kept.append(record)
-    file.write_text("".join(json.dumps(r) + "\n" for r in kept), encoding="utf-8")
+    atomic_write(file, "".join(json.dumps(r) + "\n" for r in kept))
     return kept
 
 
@@ -786,7 +787,7 @@ def _prepare_folder(
         "genres": list(data.genres),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    (folder / RUN_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    atomic_write(folder / RUN_FILE, json.dumps(record, indent=2) + "\n")
     return config, seed
 
 
