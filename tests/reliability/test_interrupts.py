@@ -182,7 +182,12 @@ def ctrl_c_build(data: Path, cache: Path) -> tuple[int | None, str]:
     proc = start(cli("data", "inspect", str(data), "--quiet"), session=True)
     workers: list[int] = []
     try:
-        wait_for(lambda: len(children(proc.pid)) >= 1, 60, "the worker processes", proc)
+        deadline = time.monotonic() + 60
+        while not children(proc.pid):
+            if proc.poll() is not None:  # the build finished before a worker was seen
+                return proc.returncode, proc.communicate()[1]
+            assert time.monotonic() < deadline, "no worker process appeared in 60 s"
+            time.sleep(0.02)
         workers = children(proc.pid)
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C on a terminal does
         try:
