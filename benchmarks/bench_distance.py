@@ -105,13 +105,19 @@ def main() -> None:
             assert matrix[i, j] == distance.pattern_distance_reference(generated[i], training[j])
 
     pairs = matrix.size
-    print(f"vectorised full {len(generated)} x {len(training)} matrix: {full:.2f} s "
-          f"({fast * 1e9:.1f} ns/pair); nearest neighbours {nearest:.2f} s; mean {mean:.2f} s")
-    print(f"per-call baseline (rapidfuzz OSA per pair per instrument): "
-          f"{slow_call * 1e6:.2f} us/pair -> full table would take {slow_call * pairs:.0f} s; "
-          f"speed-up {slow_call / fast:.0f}x")
-    print(f"pure-Python baseline: {slow_py * 1e6:.0f} us/pair -> full table would take "
-          f"{slow_py * pairs / 3600:.1f} h; speed-up {slow_py / fast:.0f}x")
+    print(
+        f"vectorised full {len(generated)} x {len(training)} matrix: {full:.2f} s "
+        f"({fast * 1e9:.1f} ns/pair); nearest neighbours {nearest:.2f} s; mean {mean:.2f} s"
+    )
+    print(
+        f"per-call baseline (rapidfuzz OSA per pair per instrument): "
+        f"{slow_call * 1e6:.2f} us/pair -> full table would take {slow_call * pairs:.0f} s; "
+        f"speed-up {slow_call / fast:.0f}x"
+    )
+    print(
+        f"pure-Python baseline: {slow_py * 1e6:.0f} us/pair -> full table would take "
+        f"{slow_py * pairs / 3600:.1f} h; speed-up {slow_py / fast:.0f}x"
+    )
     print(f"RATIO (per-call / vectorised) = {slow_call / fast:.1f}x  (target >= 30x)")
 
 

@@ -40,9 +40,19 @@ def best_of(fn: object, repeats: int = 3) -> float:
 def matmul_floor(n: int) -> None:
     """Only the matrix products of one forward pass over ``n`` patterns (chunks of 4096)."""
     rng = np.random.default_rng(0)
-    w = {k: rng.normal(size=s).astype(np.float32) for k, s in {
-        "d1": (100, 512), "d2": (512, 1024), "k1": (32, 512), "r1": (128, 512),
-        "k2": (128, 512), "r2": (128, 512), "k3": (128, 36), "r3": (9, 36)}.items()}
+    w = {
+        k: rng.normal(size=s).astype(np.float32)
+        for k, s in {
+            "d1": (100, 512),
+            "d2": (512, 1024),
+            "k1": (32, 512),
+            "r1": (128, 512),
+            "k2": (128, 512),
+            "r2": (128, 512),
+            "k3": (128, 36),
+            "r3": (9, 36),
+        }.items()
+    }
     for start in range(0, n, 4096):
         m = min(4096, n - start)
         z = np.ones((m, 100), np.float32)
@@ -75,10 +85,14 @@ def main() -> None:
     single_n = 200
     single = best_of(lambda: [gen.generate(z[i : i + 1]) for i in range(single_n)], 1)
     print(f"engine, batched     {args.n / engine:10.0f} patterns/s  ({engine:.2f} s for {args.n})")
-    print(f"matmul floor        {args.n / floor:10.0f} patterns/s  (engine / floor = "
-          f"{engine / floor:.2f}x)")
-    print(f"engine, one by one  {single_n / single:10.0f} patterns/s  (batched is "
-          f"{(args.n / engine) / (single_n / single):.1f}x faster)")
+    print(
+        f"matmul floor        {args.n / floor:10.0f} patterns/s  (engine / floor = "
+        f"{engine / floor:.2f}x)"
+    )
+    print(
+        f"engine, one by one  {single_n / single:10.0f} patterns/s  (batched is "
+        f"{(args.n / engine) / (single_n / single):.1f}x faster)"
+    )
 
 
 if __name__ == "__main__":

@@ -60,17 +60,32 @@ def main() -> None:
         )
         print(f"python -c 'import numpy'     {base * 1000:7.0f} ms  (median of {args.repeat})")
         print(f"sample -n 1 -o x.mid  cold   {cold * 1000:7.0f} ms  = {cold / base:.2f}x baseline")
-        print(f"sample -n 1 -o x.mid  warm   {warm * 1000:7.0f} ms  = {warm / base:.2f}x baseline"
-              "  (target <= 3x)")
+        print(
+            f"sample -n 1 -o x.mid  warm   {warm * 1000:7.0f} ms  = {warm / base:.2f}x baseline"
+            "  (target <= 3x)"
+        )
 
         folder = home / "batch"
-        batch_cmd = [*cli, "sample", "-m", "bench", "-n", str(args.patterns), "--seed", "1",
-                     "-o", f"{folder}/", "-q"]
+        batch_cmd = [
+            *cli,
+            "sample",
+            "-m",
+            "bench",
+            "-n",
+            str(args.patterns),
+            "--seed",
+            "1",
+            "-o",
+            f"{folder}/",
+            "-q",
+        ]
         seconds = timed(batch_cmd, env)
         files = len(list(folder.iterdir()))
         assert files == args.patterns, files
-        print(f"sample -n {args.patterns} -o DIR/    {seconds:7.2f} s   = "
-              f"{args.patterns / seconds:,.0f} patterns/s  (target >= 2,000)")
+        print(
+            f"sample -n {args.patterns} -o DIR/    {seconds:7.2f} s   = "
+            f"{args.patterns / seconds:,.0f} patterns/s  (target >= 2,000)"
+        )
 
         # Where the time goes, in-process.
         from rhythmcan_cli.sample import sample, write_pattern_files
@@ -82,15 +97,20 @@ def main() -> None:
         mid = time.perf_counter()
         write_pattern_files(patterns, home / "batch2")
         end = time.perf_counter()
-        print(f"  in-process: generate {args.patterns / (mid - start):,.0f} patterns/s, "
-              f"write MIDI files {args.patterns / (end - mid):,.0f} files/s")
+        print(
+            f"  in-process: generate {args.patterns / (mid - start):,.0f} patterns/s, "
+            f"write MIDI files {args.patterns / (end - mid):,.0f} files/s"
+        )
         from rhythmcan_cli.midi import midi_files
         from rhythmcan_cli.sample import midi_file_bytes
 
         values = [p.values for p in patterns]
         start = time.perf_counter()
-        blobs = midi_files(values, threshold=[p.threshold for p in patterns],
-                           pitches=[p.output_pitches for p in patterns])
+        blobs = midi_files(
+            values,
+            threshold=[p.threshold for p in patterns],
+            pitches=[p.output_pitches for p in patterns],
+        )
         mid = time.perf_counter()
         assert blobs[0] == midi_file_bytes(patterns[:1])
         print(f"  in-process: encode MIDI (no disk) {args.patterns / (mid - start):,.0f} files/s")

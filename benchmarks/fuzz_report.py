@@ -71,8 +71,9 @@ def inputs(count: int, seed: int) -> list[tuple[str, bytes]]:
         if i % 5 == 4:
             bodies = [rng.randbytes(rng.randint(0, 200)) for _ in range(rng.randint(1, 3))]
             division = rng.choice([1, 96, 480, 0x7FFF, 0xE728])
-            made.append(("random-bodies", smf.smf(bodies, fmt=rng.choice([0, 1]),
-                                                 division=division)))
+            made.append(
+                ("random-bodies", smf.smf(bodies, fmt=rng.choice([0, 1]), division=division))
+            )
         else:
             chosen = [rng.choice(names) for _ in range(rng.randint(1, 3))]
             blob = smf.mutate(rng.choice(seeds), chosen, rng.randrange(2**32))
@@ -130,8 +131,10 @@ def main() -> None:
             ("time-signature storm 40,000", signature_storm(40_000)),
         ):
             outcome, seconds, detail = one(blob, 30.0)
-            print(f"  {label:<30} {len(blob) / 1e3:>7.0f} KB  {seconds:6.2f} s  {outcome}: "
-                  f"{detail[:60]}")
+            print(
+                f"  {label:<30} {len(blob) / 1e3:>7.0f} KB  {seconds:6.2f} s  {outcome}: "
+                f"{detail[:60]}"
+            )
 
 
 if __name__ == "__main__":

@@ -131,7 +131,10 @@ def midi_score(source: Path | bytes, *, bpm: float | None = None, name: str = ""
 
 
 def pattern_score(
-    patterns: Sequence[SampledPattern], *, bpm: float | None = None, swing: float = 0.0,
+    patterns: Sequence[SampledPattern],
+    *,
+    bpm: float | None = None,
+    swing: float = 0.0,
     loops: int = 1,
 ) -> Score:
     """Notes of sampled patterns, written through the same MIDI writer as ``sample -o``."""
@@ -140,15 +143,22 @@ def pattern_score(
     scores = []
     for pattern in patterns:
         data = midi_bytes(
-            pattern.values, threshold=pattern.threshold, bpm=bpm or DEFAULT_BPM, swing=swing,
-            loops=loops, pitches=pattern.output_pitches,
+            pattern.values,
+            threshold=pattern.threshold,
+            bpm=bpm or DEFAULT_BPM,
+            swing=swing,
+            loops=loops,
+            pitches=pattern.output_pitches,
         )
         scores.append(midi_score(data, name=f"pattern {pattern.index}"))
     return concat(scores)
 
 
 def read_sources(
-    sources: Sequence[str], *, bpm: float | None = None, loops: int = 1,
+    sources: Sequence[str],
+    *,
+    bpm: float | None = None,
+    loops: int = 1,
     stdin: bytes | None = None,
 ) -> Score:
     """MIDI files, pattern JSON files, or ``-`` (stdin: pattern JSON or MIDI bytes) -> one Score.
@@ -184,9 +194,7 @@ def read_sources(
         elif not data.strip():
             raise DataError(f"{label}: empty input; pipe 'rhythmcan sample --format json' into it")
         else:
-            raise MidiError(
-                f"{label}: not a MIDI file (no 'MThd' header) and not pattern JSON"
-            )
+            raise MidiError(f"{label}: not a MIDI file (no 'MThd' header) and not pattern JSON")
     return concat(scores)
 
 
@@ -253,7 +261,11 @@ def render_builtin(
 
 
 def render_fluidsynth(
-    score: Score, soundfont: Path, *, kit: str = "standard", samplerate: int = SAMPLE_RATE,
+    score: Score,
+    soundfont: Path,
+    *,
+    kit: str = "standard",
+    samplerate: int = SAMPLE_RATE,
     tail_s: float = TAIL_S,
 ) -> tuple[Int16Audio, list[str]]:
     """Render every channel with FluidSynth (ImportError/OSError when the library is missing)."""
@@ -308,7 +320,10 @@ def check_kit(kit: str) -> str:
 
 
 def render(
-    score: Score, *, soundfont: Path | str | None = None, kit: str = "standard",
+    score: Score,
+    *,
+    soundfont: Path | str | None = None,
+    kit: str = "standard",
     samplerate: int = SAMPLE_RATE,
 ) -> Rendered:
     """Render with FluidSynth when it and a SoundFont are there, else with the built-in synth."""
@@ -327,8 +342,9 @@ def render(
             else:
                 return Rendered(audio, samplerate, "fluidsynth", path, tuple(extra))
     notices.append(f"{reason}: using the built-in drum synth")
-    return Rendered(render_builtin(score, samplerate=samplerate), samplerate, "builtin", None,
-                    tuple(notices))
+    return Rendered(
+        render_builtin(score, samplerate=samplerate), samplerate, "builtin", None, tuple(notices)
+    )
 
 
 # ---------------------------------------------------------------------------------- out
@@ -400,14 +416,18 @@ class PlayResult:
 
 
 def deliver(
-    rendered: Rendered, *, wav: Path | None = None, require_audio: bool = False,
+    rendered: Rendered,
+    *,
+    wav: Path | None = None,
+    require_audio: bool = False,
 ) -> PlayResult:
     """Write ``rendered`` to ``wav``, or play it; with no device, write a WAV and say where."""
     notices = list(rendered.notices)
     if wav is not None:
         path = write_wav(wav, rendered.samples, rendered.samplerate)
-        return PlayResult(rendered.engine, rendered.seconds, False, path, rendered.soundfont,
-                          tuple(notices))
+        return PlayResult(
+            rendered.engine, rendered.seconds, False, path, rendered.soundfont, tuple(notices)
+        )
     try:
         play_samples(rendered.samples, rendered.samplerate)
     except AudioError as error:
@@ -416,16 +436,30 @@ def deliver(
         from rhythmcan_cli.patterns import store_root
 
         path = write_wav(store_root() / PLAY_WAV, rendered.samples, rendered.samplerate)
-        return PlayResult(rendered.engine, rendered.seconds, False, path, rendered.soundfont,
-                          tuple(notices), no_device=str(error))
-    return PlayResult(rendered.engine, rendered.seconds, True, None, rendered.soundfont,
-                      tuple(notices))
+        return PlayResult(
+            rendered.engine,
+            rendered.seconds,
+            False,
+            path,
+            rendered.soundfont,
+            tuple(notices),
+            no_device=str(error),
+        )
+    return PlayResult(
+        rendered.engine, rendered.seconds, True, None, rendered.soundfont, tuple(notices)
+    )
 
 
 def play(
-    sources: Sequence[str], *, wav: Path | None = None, soundfont: Path | str | None = None,
-    kit: str = "standard", loops: int = 1, bpm: float | None = None,
-    require_audio: bool = False, stdin: bytes | None = None,
+    sources: Sequence[str],
+    *,
+    wav: Path | None = None,
+    soundfont: Path | str | None = None,
+    kit: str = "standard",
+    loops: int = 1,
+    bpm: float | None = None,
+    require_audio: bool = False,
+    stdin: bytes | None = None,
 ) -> PlayResult:
     """``rhythmcan play``: read MIDI or pattern JSON, render, then play or write a WAV."""
     if loops < 1:
@@ -437,9 +471,15 @@ def play(
 
 
 def play_patterns(
-    patterns: Sequence[SampledPattern], *, wav: Path | None = None,
-    soundfont: Path | str | None = None, kit: str = "standard", loops: int = 1,
-    bpm: float | None = None, swing: float = 0.0, require_audio: bool = False,
+    patterns: Sequence[SampledPattern],
+    *,
+    wav: Path | None = None,
+    soundfont: Path | str | None = None,
+    kit: str = "standard",
+    loops: int = 1,
+    bpm: float | None = None,
+    swing: float = 0.0,
+    require_audio: bool = False,
 ) -> PlayResult:
     """``sample --play``: the same path as ``play`` for patterns in memory."""
     check_kit(kit)

@@ -103,8 +103,11 @@ def _osa_table(
     from rapidfuzz.distance import OSA
 
     table: npt.NDArray[np.uint8] = process.cdist(
-        _code_strings(left), _code_strings(right), scorer=OSA.distance,
-        dtype=np.uint8, workers=workers,
+        _code_strings(left),
+        _code_strings(right),
+        scorer=OSA.distance,
+        dtype=np.uint8,
+        workers=workers,
     )
     return table
 
@@ -130,8 +133,11 @@ def _instruments(
         ub, ib, cb = np.unique(codes_b[:, k], return_inverse=True, return_counts=True)
         result.append(
             _Instrument(
-                ia.reshape(-1).astype(np.int64), ib.reshape(-1).astype(np.int64),
-                ca.astype(np.int64), cb.astype(np.int64), _osa_table(ua, ub, workers),
+                ia.reshape(-1).astype(np.int64),
+                ib.reshape(-1).astype(np.int64),
+                ca.astype(np.int64),
+                cb.astype(np.int64),
+                _osa_table(ua, ub, workers),
             )
         )
     return result
@@ -230,9 +236,7 @@ def mean_distance(
     return total / (len(ha) * len(hb))
 
 
-def diversity(
-    a: npt.ArrayLike, *, threshold: float = EVAL_THRESHOLD, workers: int = -1
-) -> float:
+def diversity(a: npt.ArrayLike, *, threshold: float = EVAL_THRESHOLD, workers: int = -1) -> float:
     """Mean distance over all pairs of different patterns within one set (i != j).
 
     Self-pairs (distance 0) are left out, so a set of distinct copies of one pattern

@@ -122,8 +122,7 @@ class _Weights:
         key = f"{layer}/{var}"
         if key not in self._weights:
             candidates = [
-                k for k in self._weights
-                if k.split("/")[-1] == var and layer in k.split("/")[:-1]
+                k for k in self._weights if k.split("/")[-1] == var and layer in k.split("/")[:-1]
             ]
             if len(candidates) != 1:
                 raise ModelError(f"model has no weight {key} (layer {layer} needs it)")
@@ -336,8 +335,11 @@ def _compile(lm: LayersModel) -> Generator:
     config = lm.topology.get("config", {})
     layers = {str(layer.get("name")): layer for layer in lm.layers}
     unsupported = sorted(
-        {f"{name} ({layer.get('class_name')})" for name, layer in layers.items()
-         if layer.get("class_name") not in SUPPORTED_LAYERS}
+        {
+            f"{name} ({layer.get('class_name')})"
+            for name, layer in layers.items()
+            if layer.get("class_name") not in SUPPORTED_LAYERS
+        }
     )
     if unsupported:
         raise ModelError(

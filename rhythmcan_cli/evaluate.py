@@ -217,7 +217,8 @@ def read_generated(path: Path, *, channel: int = 10) -> GeneratedSet:
 
         files = (
             sorted(p for p in path.rglob("*") if p.suffix.lower() in (".mid", ".midi"))
-            if path.is_dir() else [path]
+            if path.is_dir()
+            else [path]
         )
         if not files:
             raise DataError(f"no MIDI files (.mid, .midi) under {path}")
@@ -275,8 +276,11 @@ def ambiguity_stats(probs: npt.ArrayLike, genres: Sequence[str]) -> AmbiguitySta
     top = p.max(axis=1)
     picks = np.bincount(p.argmax(axis=1), minlength=len(genres)) / max(len(p), 1)
     return AmbiguityStats(
-        n=len(p), entropy_mean=float(h.mean()), entropy_std=float(h.std()),
-        max_prob_mean=float(top.mean()), max_prob_std=float(top.std()),
+        n=len(p),
+        entropy_mean=float(h.mean()),
+        entropy_std=float(h.std()),
+        max_prob_mean=float(top.mean()),
+        max_prob_std=float(top.std()),
         predicted_share={g: float(s) for g, s in zip(genres, picks, strict=True)},
     )
 
@@ -314,8 +318,13 @@ def novelty_stats(nearest: npt.ArrayLike, near: int = NEAR_DISTANCE) -> NoveltyS
     if not len(d):
         raise DataError("novelty needs at least 1 pattern")
     return NoveltyStats(
-        n=len(d), mean=float(d.mean()), median=float(np.median(d)), min=int(d.min()),
-        max=int(d.max()), copy_rate=float((d == 0).mean()), near_rate=float((d <= near).mean()),
+        n=len(d),
+        mean=float(d.mean()),
+        median=float(np.median(d)),
+        min=int(d.min()),
+        max=int(d.max()),
+        copy_rate=float((d == 0).mean()),
+        near_rate=float((d <= near).mean()),
     )
 
 
@@ -435,9 +444,7 @@ def resolve_classifier(
         return None
     report(progress, "training the genre classifier", 0, None)
     config = training.TrainConfig(seed=seed)
-    model = training.train_classifier(
-        train, epochs=epochs, config=config, progress=progress
-    )
+    model = training.train_classifier(train, epochs=epochs, config=config, progress=progress)
     _cache_classifier(model, cached, genres, train.fingerprint, epochs)
     notes.append(
         f"trained genre classifier '{cached}' on the training split ({epochs} epochs; cached "
@@ -459,8 +466,12 @@ def _cache_classifier(
         path = Path(tmp) / "classifier.keras"
         model.save(path)
         card = store.ModelCard(
-            name=name, kind="classifier", genres=list(genres), data_fingerprint=fingerprint,
-            epochs=epochs, versions=store.package_versions(),
+            name=name,
+            kind="classifier",
+            genres=list(genres),
+            data_fingerprint=fingerprint,
+            epochs=epochs,
+            versions=store.package_versions(),
             description="genre classifier trained by 'rhythmcan evaluate' for this dataset",
         )
         store.save_model(name, card, {CLASSIFIER_FILE: path}, force=True)
@@ -483,6 +494,7 @@ def _load_classifier(model: StoredModel) -> GenreClassifier:
     if hasattr(loaded, "predict_proba"):
         function = loaded.predict_proba
     elif hasattr(loaded, "predict"):
+
         def function(x: FloatArray) -> Any:
             return loaded.predict(x, verbose=0)
     else:
@@ -564,16 +576,22 @@ def evaluate(
     base1, base2 = random_baselines(train.x, len(generated), seed + 1, threshold=threshold)
 
     rows: list[tuple[str, FloatArray]] = [
-        (GENERATED, generated), (BASELINE_INSTRUMENT, base1), (BASELINE_TOTAL, base2),
+        (GENERATED, generated),
+        (BASELINE_INSTRUMENT, base1),
+        (BASELINE_TOTAL, base2),
         *((f"real: {g} (held-out)", x) for g, x in held_sets.items()),
     ]
     means, diversities = distance.mean_distance_table(
-        [x for _, x in rows], [genre_sets[g] for g in genres], threshold=threshold,
+        [x for _, x in rows],
+        [genre_sets[g] for g in genres],
+        threshold=threshold,
         progress=progress,
     )
     table = [
         DistanceRow(
-            row_name, len(x), {g: float(means[i, j]) for j, g in enumerate(genres)},
+            row_name,
+            len(x),
+            {g: float(means[i, j]) for j, g in enumerate(genres)},
             float(diversities[i]),
         )
         for i, (row_name, x) in enumerate(rows)
@@ -591,9 +609,12 @@ def evaluate(
         base1[:REFERENCE_NOVELTY], train.x, threshold=threshold
     )
     novelty = Novelty(
-        near_distance=NEAR_DISTANCE, training_size=len(train.x),
-        generated=novelty_stats(near_gen), real=novelty_stats(near_real),
-        random=novelty_stats(near_rand), nearest=[int(v) for v in near_gen],
+        near_distance=NEAR_DISTANCE,
+        training_size=len(train.x),
+        generated=novelty_stats(near_gen),
+        real=novelty_stats(near_real),
+        random=novelty_stats(near_rand),
+        nearest=[int(v) for v in near_gen],
     )
 
     report(progress, "descriptors", 0, 1)
@@ -611,7 +632,12 @@ def evaluate(
     if classifier is not False and len(genres) >= 2:
         chosen = None if classifier is True else classifier
         judge = resolve_classifier(
-            chosen, train, genres, seed=seed, progress=progress, notes=notes,
+            chosen,
+            train,
+            genres,
+            seed=seed,
+            progress=progress,
+            notes=notes,
             epochs=classifier_epochs,
         )
         if judge is not None:
@@ -620,17 +646,29 @@ def evaluate(
             p_real = judge.predict_proba(held_all)
             report(progress, "classifier", 2, 2)
             ambiguity = Ambiguity(
-                judge.name, ambiguity_stats(p_gen, judge.genres),
+                judge.name,
+                ambiguity_stats(p_gen, judge.genres),
                 ambiguity_stats(p_real, judge.genres),
             )
     elif len(genres) < 2:
         notes.append("genre ambiguity skipped: it needs at least 2 genres")
 
     return EvaluationReport(
-        source=name, source_kind=kind, n=len(generated), seed=seed, threshold=threshold,
-        genres=genres, data_fingerprint=data.fingerprint, training_size=len(train.x),
-        held_out_size=len(held.x), per_genre=per_genre, table=table, novelty=novelty,
-        plausibility=plausibility, ambiguity=ambiguity, notes=notes,
+        source=name,
+        source_kind=kind,
+        n=len(generated),
+        seed=seed,
+        threshold=threshold,
+        genres=genres,
+        data_fingerprint=data.fingerprint,
+        training_size=len(train.x),
+        held_out_size=len(held.x),
+        per_genre=per_genre,
+        table=table,
+        novelty=novelty,
+        plausibility=plausibility,
+        ambiguity=ambiguity,
+        notes=notes,
         generated_descriptors=descriptors.describe(generated, threshold=threshold),
         real_descriptors=descriptors.describe(held_all, threshold=threshold),
     )

@@ -62,12 +62,19 @@ def _config_2_3_1(class_name: str, name: str, cfg: dict[str, Any]) -> dict[str, 
     base: dict[str, Any] = {"name": name, "trainable": True, "dtype": _dtype_name(cfg.get("dtype"))}
     if class_name == "InputLayer":
         shape = cfg.get("batch_shape") or cfg.get("batch_input_shape") or []
-        return {"batch_input_shape": list(shape), "dtype": base["dtype"], "sparse": False,
-                "name": name}
+        return {
+            "batch_input_shape": list(shape),
+            "dtype": base["dtype"],
+            "sparse": False,
+            "name": name,
+        }
     if class_name == "Dense":
-        return {**base, "units": int(cfg["units"]),
-                "activation": _activation_name(cfg.get("activation")),
-                "use_bias": bool(cfg.get("use_bias", True))}
+        return {
+            **base,
+            "units": int(cfg["units"]),
+            "activation": _activation_name(cfg.get("activation")),
+            "use_bias": bool(cfg.get("use_bias", True)),
+        }
     if class_name == "LeakyReLU":
         slope = cfg.get("negative_slope", cfg.get("alpha", 0.3))
         return {**base, "alpha": float(slope)}
@@ -75,26 +82,42 @@ def _config_2_3_1(class_name: str, name: str, cfg: dict[str, Any]) -> dict[str, 
         axis = cfg.get("axis", -1)
         if isinstance(axis, list):
             axis = axis[0]
-        return {**base, "axis": int(axis), "momentum": float(cfg.get("momentum", 0.99)),
-                "epsilon": float(cfg.get("epsilon", 1e-3)), "center": bool(cfg.get("center", True)),
-                "scale": bool(cfg.get("scale", True))}
+        return {
+            **base,
+            "axis": int(axis),
+            "momentum": float(cfg.get("momentum", 0.99)),
+            "epsilon": float(cfg.get("epsilon", 1e-3)),
+            "center": bool(cfg.get("center", True)),
+            "scale": bool(cfg.get("scale", True)),
+        }
     if class_name == "Reshape":
         return {**base, "target_shape": [int(d) for d in cfg["target_shape"]]}
     if class_name == "Dropout":
         return {**base, "rate": float(cfg.get("rate", 0.0)), "noise_shape": None, "seed": None}
     if class_name == "LSTM":
-        return {**base, "return_sequences": bool(cfg.get("return_sequences", False)),
-                "return_state": False, "go_backwards": bool(cfg.get("go_backwards", False)),
-                "stateful": False, "unroll": False, "units": int(cfg["units"]),
-                "activation": _activation_name(cfg.get("activation", "tanh")),
-                "recurrent_activation": _activation_name(cfg.get("recurrent_activation",
-                                                                 "sigmoid")),
-                "use_bias": bool(cfg.get("use_bias", True)),
-                "unit_forget_bias": bool(cfg.get("unit_forget_bias", True)),
-                "dropout": 0.0, "recurrent_dropout": 0.0, "implementation": 2}
+        return {
+            **base,
+            "return_sequences": bool(cfg.get("return_sequences", False)),
+            "return_state": False,
+            "go_backwards": bool(cfg.get("go_backwards", False)),
+            "stateful": False,
+            "unroll": False,
+            "units": int(cfg["units"]),
+            "activation": _activation_name(cfg.get("activation", "tanh")),
+            "recurrent_activation": _activation_name(cfg.get("recurrent_activation", "sigmoid")),
+            "use_bias": bool(cfg.get("use_bias", True)),
+            "unit_forget_bias": bool(cfg.get("unit_forget_bias", True)),
+            "dropout": 0.0,
+            "recurrent_dropout": 0.0,
+            "implementation": 2,
+        }
     if class_name == "Embedding":
-        return {**base, "input_dim": int(cfg["input_dim"]), "output_dim": int(cfg["output_dim"]),
-                "mask_zero": bool(cfg.get("mask_zero", False))}
+        return {
+            **base,
+            "input_dim": int(cfg["input_dim"]),
+            "output_dim": int(cfg["output_dim"]),
+            "mask_zero": bool(cfg.get("mask_zero", False)),
+        }
     if class_name == "Flatten":
         return {**base, "data_format": "channels_last"}
     if class_name == "Multiply":
@@ -124,12 +147,14 @@ def to_layers_model(model: keras.Model) -> LayersModel:
         if len(nodes) > 1:
             raise ModelError(f"layer {name} is called more than once; not supported")
         sources = list(_histories(nodes[0])) if nodes else []
-        layers.append({
-            "name": name,
-            "class_name": entry["class_name"],
-            "config": _config_2_3_1(entry["class_name"], name, entry.get("config", {})),
-            "inbound_nodes": [[[src, 0, 0, {}] for src in sources]] if sources else [],
-        })
+        layers.append(
+            {
+                "name": name,
+                "class_name": entry["class_name"],
+                "config": _config_2_3_1(entry["class_name"], name, entry.get("config", {})),
+                "inbound_nodes": [[[src, 0, 0, {}] for src in sources]] if sources else [],
+            }
+        )
 
     def refs(value: Any) -> list[list[Any]]:
         if isinstance(value, list) and value and isinstance(value[0], str):

@@ -114,8 +114,18 @@ def pattern_from_dict(obj: object, *, where: str = "pattern", line: int = 1) -> 
         raise _fail(where, line, f"not a rhythmcan pattern (format is not {FORMAT!r})")
     missing = [
         key
-        for key in ("model", "kind", "genre", "seed", "index", "z", "threshold", "class_names",
-                    "output_pitches", "values")
+        for key in (
+            "model",
+            "kind",
+            "genre",
+            "seed",
+            "index",
+            "z",
+            "threshold",
+            "class_names",
+            "output_pitches",
+            "values",
+        )
         if key not in obj
     ]
     if missing:
@@ -134,19 +144,29 @@ def pattern_from_dict(obj: object, *, where: str = "pattern", line: int = 1) -> 
     if not _number(threshold) or not 0.0 <= float(threshold) <= 1.0:
         raise _fail(where, line, "'threshold' must be a number between 0 and 1")
     names = obj["class_names"]
-    if not isinstance(names, list) or len(names) != N_CLASSES or not all(
-        isinstance(n, str) for n in names
+    if (
+        not isinstance(names, list)
+        or len(names) != N_CLASSES
+        or not all(isinstance(n, str) for n in names)
     ):
         raise _fail(where, line, f"'class_names' must be {N_CLASSES} strings")
     pitches = obj["output_pitches"]
-    if not isinstance(pitches, list) or len(pitches) != N_CLASSES or not all(
-        isinstance(p, int) and not isinstance(p, bool) and 0 <= p <= 127 for p in pitches
+    if (
+        not isinstance(pitches, list)
+        or len(pitches) != N_CLASSES
+        or not all(
+            isinstance(p, int) and not isinstance(p, bool) and 0 <= p <= 127 for p in pitches
+        )
     ):
         raise _fail(where, line, f"'output_pitches' must be {N_CLASSES} MIDI pitches (0-127)")
     values = obj["values"]
-    if not isinstance(values, list) or len(values) != STEPS or not all(
-        isinstance(row, list) and len(row) == N_CLASSES and all(_number(v) for v in row)
-        for row in values
+    if (
+        not isinstance(values, list)
+        or len(values) != STEPS
+        or not all(
+            isinstance(row, list) and len(row) == N_CLASSES and all(_number(v) for v in row)
+            for row in values
+        )
     ):
         raise _fail(where, line, f"'values' must be {STEPS} rows of {N_CLASSES} numbers")
     try:
@@ -170,8 +190,10 @@ def pattern_from_dict(obj: object, *, where: str = "pattern", line: int = 1) -> 
 def _genre(value: object, where: str, line: int) -> Genre:
     if value is None or isinstance(value, str):
         return value
-    if isinstance(value, dict) and value and all(
-        isinstance(k, str) and _number(v) and v >= 0 for k, v in value.items()
+    if (
+        isinstance(value, dict)
+        and value
+        and all(isinstance(k, str) and _number(v) and v >= 0 for k, v in value.items())
     ):
         return {str(k): float(v) for k, v in value.items()}
     raise _fail(where, line, "'genre' must be a name, a {name: weight} blend or null")
@@ -257,8 +279,12 @@ def stack_values(patterns: Sequence[SampledPattern]) -> npt.NDArray[np.float32]:
 
 def describe(pattern: SampledPattern) -> Mapping[str, object]:
     """Model, genre and seed for titles and messages."""
-    return {"model": pattern.model, "genre": genre_label(pattern.genre), "seed": pattern.seed,
-            "index": pattern.index}
+    return {
+        "model": pattern.model,
+        "genre": genre_label(pattern.genre),
+        "seed": pattern.seed,
+        "index": pattern.index,
+    }
 
 
 __all__ = [

@@ -99,9 +99,7 @@ def _card(model: StoredModel, key: str, default: Any) -> Any:
     return getattr(model.card, key, default)
 
 
-def _genre_weights(
-    genre: Genre, genres: Sequence[str], model_name: str
-) -> npt.NDArray[np.float64]:
+def _genre_weights(genre: Genre, genres: Sequence[str], model_name: str) -> npt.NDArray[np.float64]:
     """Weights over the model's genres for a name, a blend, or None (uniform)."""
     k = len(genres)
     lookup = {g.lower(): i for i, g in enumerate(genres)}
@@ -264,8 +262,16 @@ def sample(
         v.setflags(write=False)
         out.append(
             SampledPattern(
-                model=name, kind=kind, genre=record, seed=int(seed), index=i, z=z_row,
-                threshold=threshold, class_names=class_names, output_pitches=pitches, values=v,
+                model=name,
+                kind=kind,
+                genre=record,
+                seed=int(seed),
+                index=i,
+                z=z_row,
+                threshold=threshold,
+                class_names=class_names,
+                output_pitches=pitches,
+                values=v,
             )
         )
     return out
@@ -430,7 +436,12 @@ def midi_file_bytes(
 
     values, thresholds, pitches = _midi_arrays(patterns)
     return midi_bytes(
-        values, threshold=thresholds, pitches=pitches, bpm=bpm, swing=swing, loops=loops,
+        values,
+        threshold=thresholds,
+        pitches=pitches,
+        bpm=bpm,
+        swing=swing,
+        loops=loops,
         track_name=track_name,
     )
 

@@ -164,8 +164,11 @@ class ModelCard:
             if f.name != "extra":
                 value = getattr(self, f.name)
                 data[f.name] = (
-                    dict(value) if isinstance(value, dict) else list(value)
-                    if isinstance(value, list) else value
+                    dict(value)
+                    if isinstance(value, dict)
+                    else list(value)
+                    if isinstance(value, list)
+                    else value
                 )
         for key, value in self.extra.items():
             data.setdefault(key, value)
@@ -648,7 +651,11 @@ def _exchange(a: Path, b: Path) -> bool:
     except (OSError, AttributeError):
         return False
     renameat2.argtypes = [
-        ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_uint,
     ]
     renameat2.restype = ctypes.c_int
     result = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
@@ -812,8 +819,7 @@ def default_model(kind: str) -> StoredModel:
     )
     if kind != "classifier":
         hint += (
-            ", or import a TF.js model with "
-            "'rhythmcan models import PATH/model.json --name NAME'"
+            ", or import a TF.js model with 'rhythmcan models import PATH/model.json --name NAME'"
         )
     raise ModelError(hint)
 

@@ -86,8 +86,17 @@ def one_shots(samplerate: int = SAMPLE_RATE) -> tuple[FloatArray, ...]:
     bell = sum(np.sin(2 * np.pi * f * t) for f in (2950.0, 4120.0, 5270.0)) / 3.0
     ride = (0.6 * _highpass(noise(1.0), 3) + 0.4 * bell) * _env(ride_n, 0.35, sr)
 
-    shots = (kick, snare, 0.6 * closed, 0.6 * opened, tom(110.0, 80.0), tom(160.0, 120.0),
-             tom(220.0, 170.0), 0.55 * crash, 0.45 * ride)
+    shots = (
+        kick,
+        snare,
+        0.6 * closed,
+        0.6 * opened,
+        tom(110.0, 80.0),
+        tom(160.0, 120.0),
+        tom(220.0, 170.0),
+        0.55 * crash,
+        0.45 * ride,
+    )
     out = []
     for shot in shots:
         peak = float(np.max(np.abs(shot))) or 1.0

@@ -70,21 +70,28 @@ def generator_layers_model(
             )
         )
         w("genre_embedding/embeddings", n_genres, z_dim, scale=1.0)
-        layers.append(_layer("genre_flatten", "Flatten", {"data_format": "channels_last"},
-                             "genre_embedding"))
+        layers.append(
+            _layer("genre_flatten", "Flatten", {"data_format": "channels_last"}, "genre_embedding")
+        )
         layers.append(_layer("z_genre", "Multiply", {}, "z", "genre_flatten"))
         h = "z_genre"
     width = z_dim
     for i, units in enumerate(dense, start=1):
         d, a, b = f"dense_{i}", f"leaky_re_lu_{i}", f"batch_normalization_{i}"
-        layers.append(_layer(d, "Dense", {"units": units, "activation": "linear",
-                                          "use_bias": True}, h))
+        layers.append(
+            _layer(d, "Dense", {"units": units, "activation": "linear", "use_bias": True}, h)
+        )
         w(f"{d}/kernel", width, units)
         w(f"{d}/bias", units, scale=0.1)
         layers.append(_layer(a, "LeakyReLU", {"alpha": 0.2}, d))
-        layers.append(_layer(b, "BatchNormalization", {"axis": -1, "momentum": 0.9,
-                                                       "epsilon": 0.001, "center": True,
-                                                       "scale": True}, a))
+        layers.append(
+            _layer(
+                b,
+                "BatchNormalization",
+                {"axis": -1, "momentum": 0.9, "epsilon": 0.001, "center": True, "scale": True},
+                a,
+            )
+        )
         weights[f"{b}/gamma"] = rng.uniform(0.5, 1.5, units).astype(np.float32)
         weights[f"{b}/beta"] = rng.normal(0.0, 0.1, units).astype(np.float32)
         weights[f"{b}/moving_mean"] = rng.normal(0.0, 0.3, units).astype(np.float32)
@@ -92,20 +99,37 @@ def generator_layers_model(
         h, width = b, units
     features = dense[-1] // 32
     layers.append(_layer("reshape", "Reshape", {"target_shape": [32, features]}, h))
-    layers.append(_layer("dropout", "Dropout", {"rate": 0.1, "noise_shape": None, "seed": None},
-                         "reshape"))
+    layers.append(
+        _layer("dropout", "Dropout", {"rate": 0.1, "noise_shape": None, "seed": None}, "reshape")
+    )
     h, width = "dropout", features
     for name, units, act in (
         ("lstm_1", lstm_units, "tanh"),
         ("lstm_2", lstm_units, "tanh"),
         ("pattern", 9, last_activation),
     ):
-        layers.append(_layer(name, "LSTM", {
-            "return_sequences": True, "return_state": False, "go_backwards": False,
-            "stateful": False, "unroll": False, "units": units, "activation": act,
-            "recurrent_activation": recurrent_activation, "use_bias": True,
-            "unit_forget_bias": True, "dropout": 0.0, "recurrent_dropout": 0.0,
-            "implementation": 2}, h))
+        layers.append(
+            _layer(
+                name,
+                "LSTM",
+                {
+                    "return_sequences": True,
+                    "return_state": False,
+                    "go_backwards": False,
+                    "stateful": False,
+                    "unroll": False,
+                    "units": units,
+                    "activation": act,
+                    "recurrent_activation": recurrent_activation,
+                    "use_bias": True,
+                    "unit_forget_bias": True,
+                    "dropout": 0.0,
+                    "recurrent_dropout": 0.0,
+                    "implementation": 2,
+                },
+                h,
+            )
+        )
         w(f"{name}/kernel", width, 4 * units)
         w(f"{name}/recurrent_kernel", units, 4 * units)
         w(f"{name}/bias", 4 * units, scale=0.1)
@@ -115,8 +139,12 @@ def generator_layers_model(
         h = "pattern_leaky"
     topology = {
         "class_name": "Model",
-        "config": {"name": "generator", "layers": layers, "input_layers": inputs,
-                   "output_layers": [[h, 0, 0]]},
+        "config": {
+            "name": "generator",
+            "layers": layers,
+            "input_layers": inputs,
+            "output_layers": [[h, 0, 0]],
+        },
     }
     return LayersModel(topology=topology, weights=weights)
 

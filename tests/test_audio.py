@@ -27,15 +27,17 @@ def pattern() -> SampledPattern:
     values[[0, 24], 0] = 1.0  # kick
     values[16, 1] = 0.9  # snare
     values[8, 2] = 0.8  # closed hat
-    return SampledPattern("m", "can", None, 0, 0, np.zeros(2), 0.2, CLASS_NAMES,
-                          OUTPUT_PITCHES, values)
+    return SampledPattern(
+        "m", "can", None, 0, 0, np.zeros(2), 0.2, CLASS_NAMES, OUTPUT_PITCHES, values
+    )
 
 
 def step_rms(samples: np.ndarray, samplerate: int = 44100) -> np.ndarray:
     mono = samples.astype(np.float64).mean(axis=1)
     step = int(STEP_S * samplerate)
-    return np.array([np.sqrt(np.mean(mono[i * step : i * step + step // 2] ** 2))
-                     for i in range(32)])
+    return np.array(
+        [np.sqrt(np.mean(mono[i * step : i * step + step // 2] ** 2)) for i in range(32)]
+    )
 
 
 def assert_loud_on_hits_quiet_between(samples: np.ndarray) -> None:
@@ -155,8 +157,12 @@ print("PLAYED")
 def run_headless(home: Path, asoundrc: str, code: str) -> subprocess.CompletedProcess[str]:
     (home / ".asoundrc").write_text(asoundrc)
     return subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-        env=subprocess_env(HOME=str(home)), check=False,
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=subprocess_env(HOME=str(home)),
+        check=False,
     )
 
 

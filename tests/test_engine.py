@@ -57,18 +57,14 @@ def _randomise(model: Any, seed: int) -> None:
             layer.set_weights([v.astype(np.float32) for v in values])
 
 
-@pytest.mark.parametrize(
-    ("n_genres", "tiny"), [(None, True), (4, True), (None, False), (5, False)]
-)
+@pytest.mark.parametrize(("n_genres", "tiny"), [(None, True), (4, True), (None, False), (5, False)])
 def test_engine_equals_keras_for_trainable_generators(
     keras: Any, n_genres: int | None, tiny: bool
 ) -> None:
     from rhythmcan_cli.keras_io import to_layers_model
     from rhythmcan_cli.models import build_generator
 
-    sizes: dict[str, Any] = (
-        {"z_dim": 8, "dense": (16, 64), "lstm_units": 8} if tiny else {}
-    )
+    sizes: dict[str, Any] = {"z_dim": 8, "dense": (16, 64), "lstm_units": 8} if tiny else {}
     model = build_generator(n_genres=n_genres, **sizes)
     _randomise(model, seed=7)
     gen = Generator.from_layers_model(to_layers_model(model))

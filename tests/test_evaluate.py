@@ -59,13 +59,24 @@ def synthetic_dataset(files_per_genre: int = 5, windows: int = 8, seed: int = 0)
             ids += [len(files)] * windows
             files.append(f"{genre}/{f}.mid")
     report = DatasetReport(
-        data_dir="synthetic", labels_csv=None, files_found=len(files), files_read=len(files),
-        skipped=(), windows_per_genre={g: files_per_genre * windows for g in GENRES},
-        files_per_genre={g: files_per_genre for g in GENRES}, unmapped={}, notes=0, options={},
+        data_dir="synthetic",
+        labels_csv=None,
+        files_found=len(files),
+        files_read=len(files),
+        skipped=(),
+        windows_per_genre={g: files_per_genre * windows for g in GENRES},
+        files_per_genre={g: files_per_genre for g in GENRES},
+        unmapped={},
+        notes=0,
+        options={},
     )
     return Dataset(
-        x=np.concatenate(xs), y=np.asarray(ys, np.int32), genres=GENRES,
-        file_ids=np.asarray(ids, np.int32), files=tuple(files), report=report,
+        x=np.concatenate(xs),
+        y=np.asarray(ys, np.int32),
+        genres=GENRES,
+        file_ids=np.asarray(ids, np.int32),
+        files=tuple(files),
+        report=report,
         fingerprint=f"synthetic-{seed}",
     )
 
@@ -84,8 +95,13 @@ def test_uniform_posterior_has_entropy_one_and_certain_has_zero() -> None:
 def test_training_copies_are_all_exact_copies() -> None:
     data = synthetic_dataset()
     train, _ = split_by_file(data, validation=0.2, seed=3)
-    report = evaluate(GeneratedSet("copies", train.x), data, seed=3, validation=0.2,
-                      classifier=ArrayClassifier("uniform", GENRES, uniform))
+    report = evaluate(
+        GeneratedSet("copies", train.x),
+        data,
+        seed=3,
+        validation=0.2,
+        classifier=ArrayClassifier("uniform", GENRES, uniform),
+    )
     assert report.novelty.generated.copy_rate == 1.0
     assert report.novelty.generated.near_rate == 1.0
     assert report.novelty.generated.max == 0
@@ -145,8 +161,11 @@ def test_bad_inputs_are_one_clear_error() -> None:
     with pytest.raises(ModelError, match="no genres"):
         evaluate(no_genres, data, n=4, classifier=False)
     other = make_stored_model("other", kind="can", genres=("funk", "house"))
-    with pytest.raises(DataError, match=r"missing from the data: house; not in the model: "
-                       r"jazz, rock"):
+    with pytest.raises(
+        DataError,
+        match=r"missing from the data: house; not in the model: "
+        r"jazz, rock",
+    ):
         evaluate(other, data, n=4, classifier=False)
     with pytest.raises(DataError, match="at least 2"):
         evaluate(GeneratedSet("one", data.x[:1]), data, classifier=False)
@@ -182,10 +201,24 @@ def midi_corpus(root: Path) -> Path:
 def test_cli_end_to_end(tmp_path: Path) -> None:
     data_dir = midi_corpus(tmp_path / "data")
     make_stored_model("tiny", kind="can", genres=GENRES)
-    result = runner.invoke(app, [
-        "evaluate", "tiny", str(data_dir), "-n", "20", "--seed", "1", "--no-classifier",
-        "--validation", "0.3", "--json", "-", "--quiet",
-    ])
+    result = runner.invoke(
+        app,
+        [
+            "evaluate",
+            "tiny",
+            str(data_dir),
+            "-n",
+            "20",
+            "--seed",
+            "1",
+            "--no-classifier",
+            "--validation",
+            "0.3",
+            "--json",
+            "-",
+            "--quiet",
+        ],
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["n"] == 20 and report["genres"] == list(GENRES)
@@ -194,10 +227,22 @@ def test_cli_end_to_end(tmp_path: Path) -> None:
     generated = tmp_path / "gen"
     write_midi(genre_patterns(0, 5, np.random.default_rng(9)), generated / "x.mid")
     out_json = tmp_path / "r.json"
-    result = runner.invoke(app, [
-        "evaluate", str(generated), str(data_dir), "--no-classifier", "--validation", "0.3",
-        "--json", str(out_json), "--quiet", "--plot", str(tmp_path / "p.png"),
-    ])
+    result = runner.invoke(
+        app,
+        [
+            "evaluate",
+            str(generated),
+            str(data_dir),
+            "--no-classifier",
+            "--validation",
+            "0.3",
+            "--json",
+            str(out_json),
+            "--quiet",
+            "--plot",
+            str(tmp_path / "p.png"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "Mean OSA distance" in result.stdout
     assert json.loads(out_json.read_text())["source_kind"] == "midi"
@@ -209,9 +254,20 @@ def test_cli_bad_input_exits_non_zero_with_one_line(tmp_path: Path) -> None:
     make_stored_model("house", kind="can", genres=("house", "techno"))
     env = subprocess_env()
     done = subprocess.run(
-        [sys.executable, "-m", "rhythmcan_cli", "evaluate", "house", str(data_dir),
-         "--no-classifier", "--quiet"],
-        capture_output=True, text=True, env=env, check=False,
+        [
+            sys.executable,
+            "-m",
+            "rhythmcan_cli",
+            "evaluate",
+            "house",
+            str(data_dir),
+            "--no-classifier",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
     )
     assert done.returncode == 1
     lines = [line for line in done.stderr.splitlines() if line.strip()]
@@ -246,8 +302,17 @@ def test_plot_without_matplotlib_names_the_install_command(
     data_dir = midi_corpus(tmp_path / "data")
     write_midi(genre_patterns(1, 4, np.random.default_rng(1)), tmp_path / "g.mid")
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
-    result = runner.invoke(app, ["evaluate", str(tmp_path / "g.mid"), str(data_dir),
-                                 "--no-classifier", "--plot", str(tmp_path / "p.png")])
+    result = runner.invoke(
+        app,
+        [
+            "evaluate",
+            str(tmp_path / "g.mid"),
+            str(data_dir),
+            "--no-classifier",
+            "--plot",
+            str(tmp_path / "p.png"),
+        ],
+    )
     assert result.exit_code == 1
     assert "pipx inject rhythmcan matplotlib" in result.output
     assert "rhythmcan[plot]" in result.output

@@ -90,10 +90,19 @@ def test_quantized_weights_are_dequantized(tmp_path: Path, qdtype: str) -> None:
     q = np.round((values - vmin) / scale).astype(qdtype)
     lm = LayersModel({"class_name": "Model", "config": {"layers": []}}, {})
     data = lm.to_json()
-    data["weightsManifest"] = [{"paths": ["w.bin"], "weights": [{
-        "name": "dense/kernel", "shape": [2, 2], "dtype": "float32",
-        "quantization": {"dtype": qdtype, "scale": scale, "min": vmin},
-    }]}]
+    data["weightsManifest"] = [
+        {
+            "paths": ["w.bin"],
+            "weights": [
+                {
+                    "name": "dense/kernel",
+                    "shape": [2, 2],
+                    "dtype": "float32",
+                    "quantization": {"dtype": qdtype, "scale": scale, "min": vmin},
+                }
+            ],
+        }
+    ]
     raw = q.astype(q.dtype.newbyteorder("<")).tobytes()
     back = read_layers_model(_write(tmp_path, data, {"w.bin": raw}))
     assert back.weights["dense/kernel"].dtype == np.float32
@@ -103,9 +112,19 @@ def test_quantized_weights_are_dequantized(tmp_path: Path, qdtype: str) -> None:
 def test_float16_quantization_is_read(tmp_path: Path) -> None:
     values = np.array([0.25, -3.5, 1.0], dtype=np.float16)
     data = LayersModel({"class_name": "Model", "config": {"layers": []}}).to_json()
-    data["weightsManifest"] = [{"paths": ["w.bin"], "weights": [{
-        "name": "x/bias", "shape": [3], "dtype": "float32", "quantization": {"dtype": "float16"},
-    }]}]
+    data["weightsManifest"] = [
+        {
+            "paths": ["w.bin"],
+            "weights": [
+                {
+                    "name": "x/bias",
+                    "shape": [3],
+                    "dtype": "float32",
+                    "quantization": {"dtype": "float16"},
+                }
+            ],
+        }
+    ]
     back = read_layers_model(_write(tmp_path, data, {"w.bin": values.astype("<f2").tobytes()}))
     np.testing.assert_array_equal(back.weights["x/bias"], values.astype(np.float32))
 
@@ -142,8 +161,13 @@ def test_short_weight_file_is_a_model_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["not json", "[]", json.dumps({"format": "graph-model"}),
-             json.dumps({"modelTopology": {"model_config": {"config": {}}}})]
+    "text",
+    [
+        "not json",
+        "[]",
+        json.dumps({"format": "graph-model"}),
+        json.dumps({"modelTopology": {"model_config": {"config": {}}}}),
+    ],
 )
 def test_unreadable_model_json_is_a_model_error(tmp_path: Path, text: str) -> None:
     path = tmp_path / "model.json"

@@ -135,9 +135,7 @@ def test_rm_refuses_bundled_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     shutil.move(str(built), str(bundled / "default-can"))
     monkeypatch.setattr(store, "BUNDLED_DIR", bundled)
     code, out, _ = invoke("models", "list", "--json")
-    assert [(m["name"], m["bundled"]) for m in json.loads(out)["models"]] == [
-        ("default-can", True)
-    ]
+    assert [(m["name"], m["bundled"]) for m in json.loads(out)["models"]] == [("default-can", True)]
     code, _, err = invoke("models", "rm", "default-can", "--yes")
     assert code == 1 and "bundled" in err
     assert (bundled / "default-can" / "card.json").is_file()
@@ -156,8 +154,9 @@ def test_default_sets_and_clears_the_users_choice() -> None:
 
 
 def test_import_checks_options_before_doing_anything(tmp_path: Path) -> None:
-    code, _, err = invoke("models", "import", str(tmp_path / "model.json"), "--name", "x",
-                          "--kind", "vae")
+    code, _, err = invoke(
+        "models", "import", str(tmp_path / "model.json"), "--name", "x", "--kind", "vae"
+    )
     assert code == 2 and "--kind" in err
     code, _, err = invoke("models", "import", str(tmp_path / "model.json"), "--name", "../x")
     assert code == 1 and "invalid model name" in err
@@ -167,14 +166,30 @@ def test_import_checks_options_before_doing_anything(tmp_path: Path) -> None:
 def test_import_stores_a_tfjs_generator(tmp_path: Path) -> None:
     pytest.importorskip("rhythmcan_cli.tfjs")
     make_generator_files(tmp_path, n_genres=None, seed=3)
-    code, _, err = invoke("models", "import", str(tmp_path / "generator" / "model.json"),
-                          "--name", "imported", "--kind", "can", "--genres", "funk,rock")
+    code, _, err = invoke(
+        "models",
+        "import",
+        str(tmp_path / "generator" / "model.json"),
+        "--name",
+        "imported",
+        "--kind",
+        "can",
+        "--genres",
+        "funk,rock",
+    )
     assert code == 0, err
     model = store.open_model("imported")
     assert model.kind == "can" and model.card.genres == ["funk", "rock"]
     assert model.generator().z_dim == 8
-    code, _, err = invoke("models", "import", str(tmp_path / "generator" / "model.json"),
-                          "--name", "imported", "--kind", "can")
+    code, _, err = invoke(
+        "models",
+        "import",
+        str(tmp_path / "generator" / "model.json"),
+        "--name",
+        "imported",
+        "--kind",
+        "can",
+    )
     assert code == 1 and "--force" in err
 
 
@@ -208,16 +223,23 @@ print(codes, heavy)
 
 def test_models_commands_never_import_tensorflow(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-c", PROBE, str(tmp_path)], env=subprocess_env(), capture_output=True,
-        text=True, check=True, cwd=Path(__file__).resolve().parent.parent,
+        [sys.executable, "-c", PROBE, str(tmp_path)],
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parent.parent,
     )
     assert done.stdout.strip() == "[0, 0, 0, 0, 0, 0, 0, 0] []"
 
 
 def test_exit_codes_through_the_real_entry_point() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "rhythmcan_cli", "models", "show", "nope"], env=subprocess_env(),
-        capture_output=True, text=True, check=False,
+        [sys.executable, "-m", "rhythmcan_cli", "models", "show", "nope"],
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert done.returncode == 1
     assert done.stdout == ""

@@ -32,9 +32,16 @@ def make(index: int = 0, genre: str | dict[str, float] | None = None) -> Sampled
     rng = np.random.default_rng(index)
     values = np.round(rng.random((32, 9)), 4).astype(np.float32)
     return SampledPattern(
-        model="m", kind="cgan" if genre else "can", genre=genre, seed=99, index=index,
-        z=np.round(rng.standard_normal(5), 6), threshold=0.2, class_names=CLASS_NAMES,
-        output_pitches=OUTPUT_PITCHES, values=values,
+        model="m",
+        kind="cgan" if genre else "can",
+        genre=genre,
+        seed=99,
+        index=index,
+        z=np.round(rng.standard_normal(5), 6),
+        threshold=0.2,
+        class_names=CLASS_NAMES,
+        output_pitches=OUTPUT_PITCHES,
+        values=values,
     )
 
 
@@ -51,8 +58,19 @@ def test_json_lines_round_trip_exactly() -> None:
     obj = json.loads(text.splitlines()[0])
     assert obj["format"] == "rhythmcan.pattern/1"
     assert len(obj["values"]) == 32 and len(obj["values"][0]) == 9
-    assert list(obj) == ["format", "model", "kind", "genre", "seed", "index", "z", "threshold",
-                         "class_names", "output_pitches", "values"]
+    assert list(obj) == [
+        "format",
+        "model",
+        "kind",
+        "genre",
+        "seed",
+        "index",
+        "z",
+        "threshold",
+        "class_names",
+        "output_pitches",
+        "values",
+    ]
 
 
 def test_read_from_path_text_and_stream(tmp_path: Path) -> None:

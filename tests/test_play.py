@@ -36,13 +36,31 @@ def test_sample_json_piped_into_play_writes_a_wav(model: object, tmp_path: Path)
     env = env_with_home(tmp_path / "home", NULL_SINK)
     wav = tmp_path / "x.wav"
     sampler = subprocess.Popen(
-        [*CLI, "sample", "-m", "tiny-can", "-n", "2", "--seed", "5", "--threshold", "0.05",
-         "--format", "json"],
-        stdout=subprocess.PIPE, env=env,
+        [
+            *CLI,
+            "sample",
+            "-m",
+            "tiny-can",
+            "-n",
+            "2",
+            "--seed",
+            "5",
+            "--threshold",
+            "0.05",
+            "--format",
+            "json",
+        ],
+        stdout=subprocess.PIPE,
+        env=env,
     )
     player = subprocess.run(
-        [*CLI, "play", "-", "--wav", str(wav)], stdin=sampler.stdout, capture_output=True,
-        text=True, env=env, timeout=120, check=False,
+        [*CLI, "play", "-", "--wav", str(wav)],
+        stdin=sampler.stdout,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
     )
     assert sampler.stdout is not None
     sampler.stdout.close()
@@ -58,11 +76,28 @@ def test_sample_json_piped_into_play_writes_a_wav(model: object, tmp_path: Path)
 
 def test_play_a_midi_file_with_the_builtin_synth(model: object, tmp_path: Path) -> None:
     target = tmp_path / "x.mid"
-    assert runner.invoke(app, ["sample", "-m", "tiny-can", "--threshold", "0.05", "-o",
-                               str(target)]).exit_code == 0
+    assert (
+        runner.invoke(
+            app, ["sample", "-m", "tiny-can", "--threshold", "0.05", "-o", str(target)]
+        ).exit_code
+        == 0
+    )
     wav = tmp_path / "x.wav"
-    result = runner.invoke(app, ["play", str(target), "--soundfont", str(tmp_path / "no.sf2"),
-                                 "--wav", str(wav), "--loops", "2", "--bpm", "60"])
+    result = runner.invoke(
+        app,
+        [
+            "play",
+            str(target),
+            "--soundfont",
+            str(tmp_path / "no.sf2"),
+            "--wav",
+            str(wav),
+            "--loops",
+            "2",
+            "--bpm",
+            "60",
+        ],
+    )
     assert result.exit_code == 0, result.stderr
     lines = result.stderr.strip().splitlines()
     assert lines[0].startswith("note: SoundFont") and "built-in drum synth" in lines[0]
@@ -86,7 +121,11 @@ def test_sample_play_headless_plays_through_sounddevice(model: object, tmp_path:
     env = env_with_home(tmp_path / "home", NULL_SINK, RHYTHMCAN_SYNTH="builtin")
     done = subprocess.run(
         [*CLI, "sample", "-m", "tiny-can", "--seed", "1", "--play", "-o", str(tmp_path / "a.mid")],
-        capture_output=True, text=True, env=env, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert "played 4.6 s (built-in synth)" in done.stderr
@@ -99,20 +138,32 @@ def test_no_device_writes_a_named_wav_and_require_audio_fails(
     env = env_with_home(tmp_path / "home", NO_DEVICE, RHYTHMCAN_SYNTH="builtin")
     done = subprocess.run(
         [*CLI, "sample", "-m", "tiny-can", "--play", "-q", "--format", "json"],
-        capture_output=True, text=True, env=env, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
     )
     assert done.returncode == 0 and done.stderr == ""
     mid = tmp_path / "a.mid"
     assert runner.invoke(app, ["sample", "-m", "tiny-can", "-o", str(mid)]).exit_code == 0
     done = subprocess.run(
-        [*CLI, "play", str(mid)], capture_output=True, text=True, env=env, timeout=120,
+        [*CLI, "play", str(mid)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
         check=False,
     )
     assert done.returncode == 0
     assert "no audio device" in done.stderr and "last-play.wav instead" in done.stderr
     done = subprocess.run(
-        [*CLI, "play", str(mid), "--require-audio"], capture_output=True, text=True, env=env,
-        timeout=120, check=False,
+        [*CLI, "play", str(mid), "--require-audio"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
     )
     assert done.returncode == 1
     assert len(done.stderr.strip().splitlines()) == 1 and "--require-audio" in done.stderr
@@ -132,9 +183,17 @@ print('HEAVY=' + ','.join(heavy))
 
 def test_sample_and_play_never_import_tensorflow(model: object, tmp_path: Path) -> None:
     mid = str(tmp_path / "x.mid")
-    code = PROBE.format(sample=["sample", "-m", "tiny-can", "-n", "3", "-o", mid],
-                        play=["play", mid, "--wav", str(tmp_path / "x.wav")])
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=subprocess_env(), timeout=120, check=False)
+    code = PROBE.format(
+        sample=["sample", "-m", "tiny-can", "-n", "3", "-o", mid],
+        play=["play", mid, "--wav", str(tmp_path / "x.wav")],
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert "HEAVY=\n" in done.stdout

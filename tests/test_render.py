@@ -22,9 +22,16 @@ def known_pattern(**overrides: object) -> SampledPattern:
     values[31, 4] = 0.2  # exactly the threshold: no hit
     values[27, 6] = 0.45
     fields: dict[str, object] = {
-        "model": "default-can", "kind": "can", "genre": None, "seed": 7, "index": 1,
-        "z": np.zeros(3), "threshold": 0.2, "class_names": CLASS_NAMES,
-        "output_pitches": OUTPUT_PITCHES, "values": values,
+        "model": "default-can",
+        "kind": "can",
+        "genre": None,
+        "seed": 7,
+        "index": 1,
+        "z": np.zeros(3),
+        "threshold": 0.2,
+        "class_names": CLASS_NAMES,
+        "output_pitches": OUTPUT_PITCHES,
+        "values": values,
     }
     fields.update(overrides)
     return SampledPattern(**fields)  # type: ignore[arg-type]

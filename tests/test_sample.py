@@ -160,9 +160,18 @@ def test_sampled_patterns_are_written_at_their_own_threshold_and_pitches(tmp_pat
     (the writer itself, its batch form and its bytes are tested in tests/test_midi.py)."""
     rng = np.random.default_rng(1)
     patterns = [
-        SampledPattern("m", "can", None, 0, i, np.zeros(2), (0.0, 0.2, 0.6)[i % 3], ("x",) * 9,
-                       OUTPUT_PITCHES if i % 2 else tuple(range(60, 69)),
-                       np.round(rng.random((32, 9)) ** 4, 4).astype(np.float32))
+        SampledPattern(
+            "m",
+            "can",
+            None,
+            0,
+            i,
+            np.zeros(2),
+            (0.0, 0.2, 0.6)[i % 3],
+            ("x",) * 9,
+            OUTPUT_PITCHES if i % 2 else tuple(range(60, 69)),
+            np.round(rng.random((32, 9)) ** 4, 4).astype(np.float32),
+        )
         for i in range(5)
     ]
     options = {"bpm": 97.3, "swing": 0.3, "loops": 2}
@@ -174,11 +183,17 @@ def test_sampled_patterns_are_written_at_their_own_threshold_and_pitches(tmp_pat
     assert [path.read_bytes() for path in paths] == singles
     whole = midi_file_bytes(patterns, **options)  # type: ignore[arg-type]
     assert whole == midi_bytes(
-        np.stack([p.values for p in patterns]), threshold=[p.threshold for p in patterns],
-        pitches=[p.output_pitches for p in patterns], **options,  # type: ignore[arg-type]
+        np.stack([p.values for p in patterns]),
+        threshold=[p.threshold for p in patterns],
+        pitches=[p.output_pitches for p in patterns],
+        **options,  # type: ignore[arg-type]
     )
-    ons = {m.note for t in mido.MidiFile(file=io.BytesIO(whole)).tracks for m in t
-           if m.type == "note_on" and m.velocity}
+    ons = {
+        m.note
+        for t in mido.MidiFile(file=io.BytesIO(whole)).tracks
+        for m in t
+        if m.type == "note_on" and m.velocity
+    }
     assert ons & set(range(60, 69)) and ons & set(OUTPUT_PITCHES)
     with pytest.raises(Exception, match="no patterns"):
         midi_file_bytes([])
@@ -202,8 +217,21 @@ def test_cli_midi_file_read_back_by_mido_and_pretty_midi(can: object, tmp_path: 
     import pretty_midi
 
     target = tmp_path / "x.mid"
-    code, _, _ = invoke("sample", "-m", "tiny-can", "-n", "2", "--seed", "3", "--threshold",
-                        "0.1", "--bpm", "90", "-o", str(target))
+    code, _, _ = invoke(
+        "sample",
+        "-m",
+        "tiny-can",
+        "-n",
+        "2",
+        "--seed",
+        "3",
+        "--threshold",
+        "0.1",
+        "--bpm",
+        "90",
+        "-o",
+        str(target),
+    )
     assert code == 0
     patterns = sample(can, n=2, seed=3, threshold=0.1)  # type: ignore[arg-type]
     expected_hits = sum(int((p.values > 0.1).sum()) for p in patterns)
@@ -226,10 +254,34 @@ def test_cli_midi_file_read_back_by_mido_and_pretty_midi(can: object, tmp_path: 
 
 def test_cli_outputs_are_deterministic(can: object, tmp_path: Path) -> None:
     for name in ("a", "b"):
-        assert invoke("sample", "-m", "tiny-can", "-n", "3", "--seed", "8",
-                      "-o", str(tmp_path / f"{name}.mid"))[0] == 0
-        assert invoke("sample", "-m", "tiny-can", "-n", "3", "--seed", "8",
-                      "-o", str(tmp_path / f"{name}.json"))[0] == 0
+        assert (
+            invoke(
+                "sample",
+                "-m",
+                "tiny-can",
+                "-n",
+                "3",
+                "--seed",
+                "8",
+                "-o",
+                str(tmp_path / f"{name}.mid"),
+            )[0]
+            == 0
+        )
+        assert (
+            invoke(
+                "sample",
+                "-m",
+                "tiny-can",
+                "-n",
+                "3",
+                "--seed",
+                "8",
+                "-o",
+                str(tmp_path / f"{name}.json"),
+            )[0]
+            == 0
+        )
     assert (tmp_path / "a.mid").read_bytes() == (tmp_path / "b.mid").read_bytes()
     assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
     _, piped, _ = invoke("sample", "-m", "tiny-can", "-n", "3", "--seed", "8")
@@ -262,8 +314,9 @@ def test_cli_vary_last_and_interpolate(cgan: object, tmp_path: Path) -> None:
     assert varied[0].model == "tiny-cgan" and varied[0].genre == "jazz"
     assert np.array_equal(varied[1].z, anchor.z)
     (tmp_path / "a.json").write_text(json.dumps(anchor.to_dict()))
-    code, out, _ = invoke("sample", "--interpolate", str(tmp_path / "a.json"), "last",
-                          "--steps", "3")
+    code, out, _ = invoke(
+        "sample", "--interpolate", str(tmp_path / "a.json"), "last", "--steps", "3"
+    )
     assert code == 0 and len(loads_patterns(out)) == 3
 
 

@@ -64,8 +64,15 @@ def test_card_missing_required_field_is_model_error(missing: str) -> None:
 
 @pytest.mark.parametrize(
     ("key", "value"),
-    [("kind", "vae"), ("genres", "funk"), ("z_dim", 1.5), ("epochs", True), ("files", {"a": 1}),
-     ("files", {"../../etc/passwd": "00"}), ("final_losses", {"d": "x"})],
+    [
+        ("kind", "vae"),
+        ("genres", "funk"),
+        ("z_dim", 1.5),
+        ("epochs", True),
+        ("files", {"a": 1}),
+        ("files", {"../../etc/passwd": "00"}),
+        ("final_losses", {"d": "x"}),
+    ],
 )
 def test_card_bad_values_are_model_errors(key: str, value: Any) -> None:
     data = card().to_dict()
@@ -78,8 +85,22 @@ def test_card_bad_values_are_model_errors(key: str, value: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["../x", "a/b", "/abs", "", ".hidden", "a..b", "..", "a\\b", "x" * 65, "-x", "a b",
-             "é", "a\x00b"],
+    "name",
+    [
+        "../x",
+        "a/b",
+        "/abs",
+        "",
+        ".hidden",
+        "a..b",
+        "..",
+        "a\\b",
+        "x" * 65,
+        "-x",
+        "a b",
+        "é",
+        "a\x00b",
+    ],
 )
 def test_bad_names_are_refused(name: str) -> None:
     with pytest.raises(StoreError, match="invalid model name"):
@@ -216,8 +237,11 @@ store.save_model("killed", store.ModelCard(name="killed", kind="can", genres=["a
 
 def test_killed_process_leaves_an_ignored_temp_folder_that_gets_cleaned() -> None:
     done = subprocess.run(
-        [sys.executable, "-c", KILL_MID_WRITE], env=subprocess_env(), capture_output=True,
-        check=False, timeout=60,
+        [sys.executable, "-c", KILL_MID_WRITE],
+        env=subprocess_env(),
+        capture_output=True,
+        check=False,
+        timeout=60,
     )
     assert done.returncode == -9, done.stderr
     leftovers = [name for name in store_entries() if name.startswith(".tmp-")]
@@ -411,13 +435,18 @@ with store.run_lock("busy"):
 
 def test_run_lock_excludes_a_second_process() -> None:
     holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_LOCK], env=subprocess_env(), stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE, text=True,
+        [sys.executable, "-c", HOLD_LOCK],
+        env=subprocess_env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
-        with pytest.raises(StoreError, match=rf"already running \(pid {holder.pid}\)"), \
-                store.run_lock("busy"):
+        with (
+            pytest.raises(StoreError, match=rf"already running \(pid {holder.pid}\)"),
+            store.run_lock("busy"),
+        ):
             pass
         with store.run_lock("other") as folder:  # other names are free
             assert folder == store.runs_dir() / "other"
@@ -429,8 +458,11 @@ def test_run_lock_excludes_a_second_process() -> None:
 
 
 def test_run_lock_is_exclusive_within_a_process_too() -> None:
-    with store.run_lock("x"), pytest.raises(StoreError, match="already running"), \
-            store.run_lock("x"):
+    with (
+        store.run_lock("x"),
+        pytest.raises(StoreError, match="already running"),
+        store.run_lock("x"),
+    ):
         pass
     with pytest.raises(StoreError):
         store.run_lock("../x").__enter__()
@@ -450,7 +482,10 @@ def test_package_versions_import_no_tensorflow() -> None:
         """
     )
     done = subprocess.run(
-        [sys.executable, "-c", code], env=subprocess_env(), capture_output=True, text=True,
+        [sys.executable, "-c", code],
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
         check=True,
     )
     versions_line, heavy_line = done.stdout.strip().splitlines()
@@ -527,8 +562,11 @@ def test_rm_and_replace_while_another_process_reads() -> None:
 
     make_stored_model("shared")
     reader = subprocess.Popen(
-        [sys.executable, "-c", READER, "1.5"], env=subprocess_env(), stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-c", READER, "1.5"],
+        env=subprocess_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     files = [make_generator_files(seed=s) for s in (1, 2)]
     deadline = time.monotonic() + 1.5

@@ -47,7 +47,10 @@ def run_tfjs(
     inputs.write_text(json.dumps(payload))
     done = subprocess.run(
         [node, str(RUNNER), str(tfjs_dir), str(model_json), str(inputs)],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT "))

@@ -67,8 +67,11 @@ def _render(report: EvaluationReport) -> None:
         title_justify="left",
     )
     table.add_column("training genre")
-    columns = [("generated", GENERATED), ("random: instr.", BASELINE_INSTRUMENT),
-               ("random: total", BASELINE_TOTAL)]
+    columns = [
+        ("generated", GENERATED),
+        ("random: instr.", BASELINE_INSTRUMENT),
+        ("random: total", BASELINE_TOTAL),
+    ]
     for header, _ in columns:
         table.add_column(header, justify="right")
     table.add_column("real: same genre", justify="right")
@@ -86,8 +89,10 @@ def _render(report: EvaluationReport) -> None:
     real_div = [r.diversity for r in references]
     table.add_section()
     table.add_row(
-        "[italic]diversity[/]", *diversity,
-        f"{sum(real_div) / len(real_div):.1f}" if real_div else "-", "",
+        "[italic]diversity[/]",
+        *diversity,
+        f"{sum(real_div) / len(real_div):.1f}" if real_div else "-",
+        "",
     )
     out.print(table)
 
@@ -96,13 +101,28 @@ def _render(report: EvaluationReport) -> None:
         title=f"Novelty: nearest-neighbour distance to {nov.training_size} training patterns",
         title_justify="left",
     )
-    for column in ("patterns", "mean", "median", "min", "exact copies",
-                   f"within {nov.near_distance}"):
+    for column in (
+        "patterns",
+        "mean",
+        "median",
+        "min",
+        "exact copies",
+        f"within {nov.near_distance}",
+    ):
         novelty.add_column(column, justify="left" if column == "patterns" else "right")
-    for name, stats in (("generated", nov.generated), ("held-out real", nov.real),
-                        ("random: per-instrument counts", nov.random)):
-        novelty.add_row(name, f"{stats.mean:.1f}", f"{stats.median:.1f}", str(stats.min),
-                        f"{stats.copy_rate:.1%}", f"{stats.near_rate:.1%}")
+    for name, stats in (
+        ("generated", nov.generated),
+        ("held-out real", nov.real),
+        ("random: per-instrument counts", nov.random),
+    ):
+        novelty.add_row(
+            name,
+            f"{stats.mean:.1f}",
+            f"{stats.median:.1f}",
+            str(stats.min),
+            f"{stats.copy_rate:.1%}",
+            f"{stats.near_rate:.1%}",
+        )
     out.print(novelty)
 
     if report.ambiguity is not None:
@@ -116,7 +136,8 @@ def _render(report: EvaluationReport) -> None:
         for label, posterior in (("generated", amb.generated), ("held-out real", amb.real)):
             top = max(posterior.predicted_share.items(), key=lambda item: item[1])
             ambiguity.add_row(
-                label, f"{posterior.entropy_mean:.3f} ± {posterior.entropy_std:.3f}",
+                label,
+                f"{posterior.entropy_mean:.3f} ± {posterior.entropy_std:.3f}",
                 f"{posterior.max_prob_mean:.3f} ± {posterior.max_prob_std:.3f}",
                 f"{top[0]} {top[1]:.0%}",
             )
@@ -132,8 +153,10 @@ def _render(report: EvaluationReport) -> None:
         descriptors.add_column(column, justify="left" if column == "descriptor" else "right")
     for descriptor, values in plaus.descriptors.items():
         descriptors.add_row(
-            descriptor, f"{values['generated_mean']:.3f} ± {values['generated_std']:.3f}",
-            f"{values['real_mean']:.3f} ± {values['real_std']:.3f}", f"{values['overlap']:.2f}",
+            descriptor,
+            f"{values['generated_mean']:.3f} ± {values['generated_std']:.3f}",
+            f"{values['real_mean']:.3f} ± {values['real_std']:.3f}",
+            f"{values['overlap']:.2f}",
         )
     out.print(descriptors)
     for note in report.notes:
@@ -176,9 +199,7 @@ def evaluate(
     min_onsets: MinOnsets = 5,
     genres: Genres = None,
     min_genre_windows: MinGenreWindows = 0,
-    n: Annotated[
-        int, typer.Option("-n", min=2, help="Patterns to sample from a model.")
-    ] = 1000,
+    n: Annotated[int, typer.Option("-n", min=2, help="Patterns to sample from a model.")] = 1000,
     seed: Seed = None,
     classifier: Annotated[
         Optional[str],  # noqa: UP045
@@ -198,14 +219,21 @@ def evaluate(
     ] = 0.1,
     json_out: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option("--json", metavar="OUT|-", help="Write the report as JSON ('-': stdout).",
-                     show_default=False),
+        typer.Option(
+            "--json",
+            metavar="OUT|-",
+            help="Write the report as JSON ('-': stdout).",
+            show_default=False,
+        ),
     ] = None,
     plot: Annotated[
         Optional[Path],  # noqa: UP045
-        typer.Option("--plot", metavar="OUT.png",
-                     help="Save a PNG: distance heatmap and descriptor histograms.",
-                     show_default=False),
+        typer.Option(
+            "--plot",
+            metavar="OUT.png",
+            help="Save a PNG: distance heatmap and descriptor histograms.",
+            show_default=False,
+        ),
     ] = None,
     quiet: Quiet = False,
 ) -> None:
@@ -232,14 +260,25 @@ def evaluate(
         chosen = _source(source, channel)
         with progress_bar("evaluating", quiet=quiet or json_out == "-") as progress:
             options = dataset_options(
-                labels=labels, path_column=path_column, label_column=label_column,
-                full_label=full_label, where=where, channel=channel, hop=hop,
-                min_onsets=min_onsets, genres=genres, min_genre_windows=min_genre_windows,
+                labels=labels,
+                path_column=path_column,
+                label_column=label_column,
+                full_label=full_label,
+                where=where,
+                channel=channel,
+                hop=hop,
+                min_onsets=min_onsets,
+                genres=genres,
+                min_genre_windows=min_genre_windows,
             )
             data = build_dataset(data_dir, progress=progress, **options)
             report = run_evaluation(
-                chosen, data, n=n, seed=0 if seed is None else seed,
-                classifier=False if no_classifier else classifier, validation=validation,
+                chosen,
+                data,
+                n=n,
+                seed=0 if seed is None else seed,
+                classifier=False if no_classifier else classifier,
+                validation=validation,
                 progress=progress,
             )
         if json_out is not None:

@@ -9,7 +9,7 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -50,8 +50,12 @@ def _model_dict(model: StoredModel) -> dict[str, Any]:
 
 
 def _broken_dict(broken: BrokenModel) -> dict[str, Any]:
-    return {"name": broken.name, "path": str(broken.path), "bundled": broken.bundled,
-            "error": broken.error}
+    return {
+        "name": broken.name,
+        "path": str(broken.path),
+        "bundled": broken.bundled,
+        "error": broken.error,
+    }
 
 
 def _dumps(data: Any) -> str:
@@ -87,33 +91,49 @@ def list_models(json_output: Json = False) -> None:
             f"no models in {store.models_dir()} yet: train one with "
             "'rhythmcan train DATA_DIR --mode can --name NAME' or import one with "
             "'rhythmcan models import PATH/model.json --name NAME'",
-            highlight=False, markup=False,
+            highlight=False,
+            markup=False,
         )
         return
     from rich.table import Table
 
     table = Table(title=None, show_edge=False, header_style="bold")
     for column in ("name", "kind", "genres", "epochs", "created", "size", "source"):
-        table.add_column(column, justify="right" if column in ("epochs", "size") else "left",
-                         overflow="fold")
+        table.add_column(
+            column, justify="right" if column in ("epochs", "size") else "left", overflow="fold"
+        )
     for model in listing.models:
         card = model.card
         genres = ", ".join(card.genres) if card.genres else "-"
         table.add_row(
-            model.name, card.kind, genres, str(card.epochs), _when(card.created),
-            _size(model.size_bytes()), "bundled" if model.bundled else "user",
+            model.name,
+            card.kind,
+            genres,
+            str(card.epochs),
+            _when(card.created),
+            _size(model.size_bytes()),
+            "bundled" if model.bundled else "user",
         )
     for broken in listing.broken:
-        table.add_row(broken.name, "[red]broken[/]", "-", "-", "-", "-",
-                      "bundled" if broken.bundled else "user")
+        table.add_row(
+            broken.name,
+            "[red]broken[/]",
+            "-",
+            "-",
+            "-",
+            "-",
+            "bundled" if broken.bundled else "user",
+        )
     out.print(table)
     for broken in listing.broken:
         err.print(f"[yellow]warning:[/] {broken.error}", highlight=False, soft_wrap=True)
 
 
 @app.command("show")
-def show(name: Annotated[str, typer.Argument(
-    help="A model name, or a model folder.")], json_output: Json = False) -> None:
+def show(
+    name: Annotated[str, typer.Argument(help="A model name, or a model folder.")],
+    json_output: Json = False,
+) -> None:
     """Show a model's card: kind, genres, grid, sampling defaults, provenance, checksums."""
     from rhythmcan_cli import store
 
@@ -137,8 +157,11 @@ def show(name: Annotated[str, typer.Argument(
         ("drums", ", ".join(card.class_names)),
         ("output pitches", ", ".join(str(p) for p in card.output_pitches)),
         ("steps", str(card.steps)),
-        ("z", f"dim {card.z_dim}, sigma {card.z_sigma_train:g} in training, "
-              f"{card.z_sigma_sample:g} when sampling"),
+        (
+            "z",
+            f"dim {card.z_dim}, sigma {card.z_sigma_train:g} in training, "
+            f"{card.z_sigma_sample:g} when sampling",
+        ),
         ("threshold", f"{card.threshold:g}"),
         ("epochs", str(card.epochs)),
         ("final losses", ", ".join(f"{k} {v:.4g}" for k, v in card.final_losses.items()) or "-"),
@@ -181,10 +204,14 @@ def rm(
         run(lambda: store.remove_model(name))  # refuses: bundled defaults stay
     if not yes:
         if not _stdin_is_terminal():
-            run(_raise(UsageError(
-                f"refusing to remove {name!r} without confirmation: pass --yes "
-                "(stdin is not a terminal)"
-            )))
+            run(
+                _raise(
+                    UsageError(
+                        f"refusing to remove {name!r} without confirmation: pass --yes "
+                        "(stdin is not a terminal)"
+                    )
+                )
+            )
         if not typer.confirm(f"Remove model {name!r} ({folder})?", default=False, err=True):
             err.print("kept", highlight=False)
             raise typer.Exit(1)
@@ -194,16 +221,31 @@ def rm(
 
 @app.command("import")
 def import_model(
-    model_json: Annotated[Path, typer.Argument(
-        help="A TF.js layers model.json (its weight files beside it).", show_default=False)],
-    name: Annotated[str, typer.Option("--name", help="Name to store the model under.",
-                                      show_default=False)],
-    genres: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        "--genres", help="Comma-separated genre names in the model's order, e.g. funk,rock.",
-        show_default=False)] = None,
-    kind: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        "--kind", help="can, cgan or gan (default: guessed from the model's inputs).",
-        show_default=False)] = None,
+    model_json: Annotated[
+        Path,
+        typer.Argument(
+            help="A TF.js layers model.json (its weight files beside it).", show_default=False
+        ),
+    ],
+    name: Annotated[
+        str, typer.Option("--name", help="Name to store the model under.", show_default=False)
+    ],
+    genres: Annotated[
+        str | None,
+        typer.Option(
+            "--genres",
+            help="Comma-separated genre names in the model's order, e.g. funk,rock.",
+            show_default=False,
+        ),
+    ] = None,
+    kind: Annotated[
+        str | None,
+        typer.Option(
+            "--kind",
+            help="can, cgan or gan (default: guessed from the model's inputs).",
+            show_default=False,
+        ),
+    ] = None,
     force: Force = False,
 ) -> None:
     """Import a TF.js generator (e.g. from the Max for Live device) into the store."""
@@ -232,17 +274,28 @@ def import_model(
 
     model = run(action)
     genres_text = ", ".join(model.card.genres) or "no genres"
-    err.print(f"imported {model.name} ({model.kind}; {genres_text}) into {model.path}",
-              highlight=False, markup=False, soft_wrap=True)
+    err.print(
+        f"imported {model.name} ({model.kind}; {genres_text}) into {model.path}",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
 
 
 @app.command("default")
 def default(
-    name: Annotated[Optional[str], typer.Argument(  # noqa: UP045
-        help="Model to use when a command is given no --model.", show_default=False)] = None,
-    clear: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        "--clear", help="Go back to the bundled default for this kind (can, cgan, classifier).",
-        show_default=False)] = None,
+    name: Annotated[
+        str | None,
+        typer.Argument(help="Model to use when a command is given no --model.", show_default=False),
+    ] = None,
+    clear: Annotated[
+        str | None,
+        typer.Option(
+            "--clear",
+            help="Go back to the bundled default for this kind (can, cgan, classifier).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Make a model the default for its kind, or show the current defaults."""
     from rhythmcan_cli import store

@@ -52,7 +52,9 @@ PlayLoops = Annotated[
 PlayBpm = Annotated[
     Optional[float],  # noqa: UP045
     typer.Option(
-        "--bpm", min=20.0, max=400.0,
+        "--bpm",
+        min=20.0,
+        max=400.0,
         help="Tempo in beats per minute (default: the file's own; 120 for patterns).",
         show_default=False,
     ),
@@ -71,12 +73,16 @@ def report_play(result: PlayResult, *, quiet: bool) -> None:
     elif result.no_device is not None:
         err.print(
             f"{result.no_device}: wrote {result.wav} instead ({result.seconds:.1f} s, {engine})",
-            highlight=False, markup=False, soft_wrap=True,
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
         )
     else:
         err.print(
             f"wrote {result.wav} ({result.seconds:.1f} s, {engine})",
-            highlight=False, markup=False, soft_wrap=True,
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
         )
 
 
@@ -103,7 +109,12 @@ def play(
         from rhythmcan_cli.audio import play as play_sources
 
         return play_sources(
-            names, wav=wav, soundfont=soundfont, kit=kit, loops=loops, bpm=bpm,
+            names,
+            wav=wav,
+            soundfont=soundfont,
+            kit=kit,
+            loops=loops,
+            bpm=bpm,
             require_audio=require_audio,
         )
 

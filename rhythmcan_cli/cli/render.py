@@ -73,14 +73,12 @@ def _header() -> Text:
     return text
 
 
-def grid_text(
-    values: npt.ArrayLike, threshold: float, class_names: Sequence[str]
-) -> Group:
+def grid_text(values: npt.ArrayLike, threshold: float, class_names: Sequence[str]) -> Group:
     """The header line and one line per drum for a (32, 9) pattern."""
     bands = levels(values, threshold)
     lines: list[Text] = [_header()]
     for row, label in enumerate(_labels(class_names)):
-        line = Text(f"{label[:LABEL_WIDTH - 1]:<{LABEL_WIDTH}}", style="bold")
+        line = Text(f"{label[: LABEL_WIDTH - 1]:<{LABEL_WIDTH}}", style="bold")
         for step in range(bands.shape[0]):
             line.append(_separator(step), style="dim")
             band = int(bands[step, row])

@@ -38,7 +38,8 @@ JSON_SUFFIXES: Final = (".json", ".jsonl", ".ndjson")
 Model = Annotated[
     Optional[str],  # noqa: UP045
     typer.Option(
-        "--model", "-m",
+        "--model",
+        "-m",
         help="Model name or folder (default: the Creative-GAN; with --genre, the conditional GAN).",
         show_default=False,
     ),
@@ -46,7 +47,8 @@ Model = Annotated[
 GenreOpt = Annotated[
     Optional[str],  # noqa: UP045
     typer.Option(
-        "--genre", "-g",
+        "--genre",
+        "-g",
         help="Genre of a conditional model, or a blend such as rock=0.7,funk=0.3.",
         show_default=False,
     ),
@@ -66,7 +68,8 @@ ZStd = Annotated[
 Vary = Annotated[
     Optional[str],  # noqa: UP045
     typer.Option(
-        "--vary", help="Variations near a pattern: a pattern JSON file, or 'last'.",
+        "--vary",
+        help="Variations near a pattern: a pattern JSON file, or 'last'.",
         show_default=False,
     ),
 ]
@@ -74,7 +77,8 @@ Noise = Annotated[float, typer.Option("--noise", help="How far --vary strays (0-
 Interpolate = Annotated[
     Optional[tuple[str, str]],  # noqa: UP045
     typer.Option(
-        "--interpolate", help="Walk from pattern A to pattern B (JSON files or 'last').",
+        "--interpolate",
+        help="Walk from pattern A to pattern B (JSON files or 'last').",
         show_default=False,
     ),
 ]
@@ -82,7 +86,8 @@ Steps = Annotated[int, typer.Option("--steps", help="Patterns in an --interpolat
 Output = Annotated[
     Optional[str],  # noqa: UP045
     typer.Option(
-        "--output", "-o",
+        "--output",
+        "-o",
         help="FILE.mid, FILE.json, DIR/ (one file per pattern) or - (stdout).",
         show_default=False,
     ),
@@ -90,16 +95,16 @@ Output = Annotated[
 Format = Annotated[
     Optional[str],  # noqa: UP045
     typer.Option(
-        "--format", "-f", help="grid, json or mid (default: from -o and the terminal).",
+        "--format",
+        "-f",
+        help="grid, json or mid (default: from -o and the terminal).",
         show_default=False,
     ),
 ]
 Play = Annotated[bool, typer.Option("--play", "-p", help="Play the patterns as well.")]
 
 
-def _pick_model(
-    model: str | None, genre: str | None, anchor: SampledPattern | None
-) -> StoredModel:
+def _pick_model(model: str | None, genre: str | None, anchor: SampledPattern | None) -> StoredModel:
     """--model; else the model of the --vary/--interpolate pattern (unless --genre needs a
     conditional one); else the default conditional GAN for --genre; else the Creative-GAN."""
     from rhythmcan_cli.errors import ModelError
@@ -202,9 +207,17 @@ def sample(
             raise DataError(f"{path} already exists; use --force to replace it")
         stored = _pick_model(model, genre, anchor)
         patterns = sample_patterns(
-            stored, n=n, seed=seed, genre=parse_genre(genre) if genre is not None else None,
-            ambiguous=genre_ambiguous, z_std=z_std, vary=anchor if ends is None else None,
-            noise=noise, interpolate=ends, steps=steps, threshold=threshold,
+            stored,
+            n=n,
+            seed=seed,
+            genre=parse_genre(genre) if genre is not None else None,
+            ambiguous=genre_ambiguous,
+            z_std=z_std,
+            vary=anchor if ends is None else None,
+            noise=noise,
+            interpolate=ends,
+            steps=steps,
+            threshold=threshold,
         )
         pj.save_last(patterns[-1])
         written: list[Path] = []
@@ -242,18 +255,28 @@ def sample(
         what = f"{len(patterns)} pattern{'s' if len(patterns) != 1 else ''}"
         if written:
             target = str(path) if where == "file" else f"{len(written)} files in {path}"
-            err.print(f"wrote {what} to {target} (seed {first.seed})", highlight=False,
-                      markup=False, soft_wrap=True)
+            err.print(
+                f"wrote {what} to {target} (seed {first.seed})",
+                highlight=False,
+                markup=False,
+                soft_wrap=True,
+            )
         elif not show_grids:
-            err.print(f"{what} from {first.model}, seed {first.seed}", highlight=False,
-                      markup=False)
+            err.print(
+                f"{what} from {first.model}, seed {first.seed}", highlight=False, markup=False
+            )
     if play:
 
         def play_action() -> PlayResult:
             from rhythmcan_cli.audio import play_patterns
 
             return play_patterns(
-                patterns, soundfont=soundfont, kit=kit, loops=loops, bpm=bpm, swing=swing,
+                patterns,
+                soundfont=soundfont,
+                kit=kit,
+                loops=loops,
+                bpm=bpm,
+                swing=swing,
                 require_audio=require_audio,
             )
 

@@ -60,13 +60,21 @@ def alive(pid: int) -> bool:
 def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """Run ``rhythmcan ARGS`` to the end."""
     return subprocess.run(
-        cli(*args), env=subprocess_env(), capture_output=True, text=True, timeout=timeout,
+        cli(*args),
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
         check=False,
     )
 
 
-def wait_for(condition: Callable[[], bool], timeout: float, what: str,
-             proc: subprocess.Popen[str] | None = None) -> None:
+def wait_for(
+    condition: Callable[[], bool],
+    timeout: float,
+    what: str,
+    proc: subprocess.Popen[str] | None = None,
+) -> None:
     """Poll ``condition`` every 50 ms; fail with ``what`` (and the process's stderr) on timeout."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -88,8 +96,9 @@ def error_lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.strip()]
 
 
-def assert_clean_failure(done: subprocess.CompletedProcess[str] | tuple[int, str],
-                         code: int = 1) -> str:
+def assert_clean_failure(
+    done: subprocess.CompletedProcess[str] | tuple[int, str], code: int = 1
+) -> str:
     """Exit ``code`` with one ``error:`` line on stderr and no traceback; returns the line."""
     if isinstance(done, tuple):
         returncode, stderr = done
@@ -102,8 +111,13 @@ def assert_clean_failure(done: subprocess.CompletedProcess[str] | tuple[int, str
     return lines[0]
 
 
-def write_drum_folder(root: Path, genres: Sequence[str] = ("funk", "rock"), files: int = 3,
-                      patterns: int = 4, seed: int = 0) -> Path:
+def write_drum_folder(
+    root: Path,
+    genres: Sequence[str] = ("funk", "rock"),
+    files: int = 3,
+    patterns: int = 4,
+    seed: int = 0,
+) -> Path:
     """``root/<genre>/<i>.mid``: files of random 2-bar patterns (written by the project)."""
     from rhythmcan_cli.midi import write_midi
 

@@ -169,9 +169,13 @@ def _insert_in_track(data: bytes, rng: random.Random, event: bytes) -> bytes:
     at = offsets[-1]
     (length,) = struct.unpack(">I", data[at : at + 4])
     body = data[at + 4 : at + 4 + length]
-    return data[:at] + struct.pack(">I", len(event) + len(body)) + event + body + data[
-        at + 4 + length :
-    ]
+    return (
+        data[:at]
+        + struct.pack(">I", len(event) + len(body))
+        + event
+        + body
+        + data[at + 4 + length :]
+    )
 
 
 def huge_delta(data: bytes, rng: random.Random) -> bytes:

@@ -36,9 +36,31 @@ from tests.reliability.procs import (
 )
 
 TINY_TRAIN = [
-    "--mode", "gan", "--batch-size", "8", "--validation", "0", "--checkpoint-every", "1",
-    "--lstm-units", "4", "--dense", "8,32", "--d-lstm-units", "4", "--d-dense", "8",
-    "--genre-lstm-units", "4", "--genre-dense", "8", "--d-steps", "1", "--seed", "7", "--quiet",
+    "--mode",
+    "gan",
+    "--batch-size",
+    "8",
+    "--validation",
+    "0",
+    "--checkpoint-every",
+    "1",
+    "--lstm-units",
+    "4",
+    "--dense",
+    "8,32",
+    "--d-lstm-units",
+    "4",
+    "--d-dense",
+    "8",
+    "--genre-lstm-units",
+    "4",
+    "--genre-dense",
+    "8",
+    "--d-steps",
+    "1",
+    "--seed",
+    "7",
+    "--quiet",
 ]
 
 
@@ -97,7 +119,7 @@ def test_train_killed_locked_interrupted_and_resumed(tmp_path: Path, isolated_ho
     no_model_named("r")
     listed = run_cli("models", "list", "--json")
     assert listed.returncode == 0 and "Traceback" not in listed.stderr
-    assert "\"r\"" not in listed.stdout
+    assert '"r"' not in listed.stdout
 
     # 3. Resume, then SIGINT while training: exit 130, one message, a checkpoint, no model.
     resumed = start(cli(*base, "--epochs", "100000", "--resume"))
@@ -263,8 +285,9 @@ def test_killed_models_import_never_lists_a_half_model(tmp_path: Path) -> None:
     rng = random.Random(3)
     outcomes = {"imported": 0, "absent": 0}
     for attempt in range(4):
-        proc = start(cli("models", "import", str(source), "--name", "imp", "--kind", "can",
-                         "--force"))
+        proc = start(
+            cli("models", "import", str(source), "--name", "imp", "--kind", "can", "--force")
+        )
         time.sleep(rng.uniform(0.3, 1.2) if attempt else 0.05)
         proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=30)
@@ -303,8 +326,21 @@ def test_models_rm_while_sample_reads_gives_a_result_or_one_line(tmp_path: Path)
     results: list[tuple[int, str, str]] = []
     try:
         procs = [
-            start(cli("sample", "--model", "shared", "-n", "2", "--seed", str(i), "-o", "-",
-                      "--format", "json"))
+            start(
+                cli(
+                    "sample",
+                    "--model",
+                    "shared",
+                    "-n",
+                    "2",
+                    "--seed",
+                    str(i),
+                    "-o",
+                    "-",
+                    "--format",
+                    "json",
+                )
+            )
             for i in range(6)
         ]
         for proc in procs:
@@ -322,4 +358,3 @@ def test_models_rm_while_sample_reads_gives_a_result_or_one_line(tmp_path: Path)
             line = assert_clean_failure((code, err))
             assert "shared" in line, line
     assert all(len(error_lines(err)) <= 1 for _, _, err in results)
-

@@ -31,26 +31,41 @@ def one_error_line(stderr: str) -> str:
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*")
-            if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()
+    }
 
 
 @pytest.mark.parametrize("fmt", ["mid", "json"])
 def test_sample_into_a_folder_never_overwrites_without_force(tmp_path: Path, fmt: str) -> None:
     make_stored_model("m")
     out = tmp_path / "grooves"
-    code, _, err = invoke("sample", "--model", "m", "-n", "3", "--seed", "1", "-o", f"{out}/",
-                          "--format", fmt)
+    code, _, err = invoke(
+        "sample", "--model", "m", "-n", "3", "--seed", "1", "-o", f"{out}/", "--format", fmt
+    )
     assert code == 0, err
     before = snapshot(out)
     assert sorted(before) == [f"pattern-00{i}.{fmt}" for i in (1, 2, 3)]
     # a second run with other patterns: refused, naming a file, nothing changed or added
-    code, _, err = invoke("sample", "--model", "m", "-n", "4", "--seed", "2", "-o", f"{out}/",
-                          "--format", fmt)
+    code, _, err = invoke(
+        "sample", "--model", "m", "-n", "4", "--seed", "2", "-o", f"{out}/", "--format", fmt
+    )
     assert code == 1 and "--force" in one_error_line(err) and "pattern-001" in err
     assert snapshot(out) == before
-    code, _, err = invoke("sample", "--model", "m", "-n", "3", "--seed", "2", "-o", f"{out}/",
-                          "--format", fmt, "--force")
+    code, _, err = invoke(
+        "sample",
+        "--model",
+        "m",
+        "-n",
+        "3",
+        "--seed",
+        "2",
+        "-o",
+        f"{out}/",
+        "--format",
+        fmt,
+        "--force",
+    )
     assert code == 0, err
     after = snapshot(out)
     assert sorted(after) == sorted(before) and after != before
@@ -114,8 +129,9 @@ def written_midi(tmp_path: Path) -> list[Path]:
         )
     ):
         out = tmp_path / f"set{i}"
-        code, _, err = invoke("sample", "--model", "m", "-n", "3", "--seed", str(i),
-                              "-o", f"{out}/", *extra)
+        code, _, err = invoke(
+            "sample", "--model", "m", "-n", "3", "--seed", str(i), "-o", f"{out}/", *extra
+        )
         assert code == 0, err
         paths += sorted(out.glob("*.mid"))
     code, data, err = invoke("sample", "--model", "m", "-n", "2", "--seed", "9", "-o", "-")
@@ -161,15 +177,20 @@ def test_written_midi_is_valid_for_strict_readers(tmp_path: Path) -> None:
         assert all(n.end > n.start >= 0 for n in drums.notes)
 
 
-@pytest.mark.skipif(shutil.which("fluidsynth") is None or not SOUNDFONT.is_file(),
-                    reason="the fluidsynth command or the TimGM6mb sound font is missing")
+@pytest.mark.skipif(
+    shutil.which("fluidsynth") is None or not SOUNDFONT.is_file(),
+    reason="the fluidsynth command or the TimGM6mb sound font is missing",
+)
 def test_fluidsynth_renders_written_midi(tmp_path: Path) -> None:
     paths = written_midi(tmp_path)
     for path in (paths[0], paths[4], paths[8], paths[-1]):  # one of each kind
         wav = path.with_suffix(".wav")
         done = subprocess.run(
             ["fluidsynth", "-ni", "-q", "-F", str(wav), "-r", "22050", str(SOUNDFONT), str(path)],
-            capture_output=True, text=True, timeout=60, check=False,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
         assert done.returncode == 0, done.stderr
         assert "error" not in (done.stdout + done.stderr).lower(), done.stderr

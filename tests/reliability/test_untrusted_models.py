@@ -138,9 +138,7 @@ def test_weight_paths_cannot_leave_the_model_folder(tmp_path: Path, escape: str)
     secret = tmp_path / "secret.bin"
     os.replace(folder / "group1-shard1of1.bin", secret)  # same size: a perfect stand-in
     data = json.loads(model_json.read_text())
-    data["weightsManifest"][0]["paths"] = [
-        "../secret.bin" if escape == "outside" else str(secret)
-    ]
+    data["weightsManifest"][0]["paths"] = ["../secret.bin" if escape == "outside" else str(secret)]
     model_json.write_text(json.dumps(data))
     try:
         read_layers_model(model_json)
