@@ -353,29 +353,16 @@ def check_genres(model_genres: Sequence[str], data_genres: Sequence[str], model:
         )
 
 
-class _Part:
-    """A slice of a dataset: what evaluation reads of it."""
+def _split(data: Dataset, validation: float, seed: int) -> tuple[Dataset, Dataset]:
+    """Training and held-out parts, whole files held out (``dataset.split_by_file``).
 
-    def __init__(self, data: Dataset, mask: npt.NDArray[np.bool_]) -> None:
-        self.x: FloatArray = np.asarray(data.x[mask], dtype=np.float32)
-        self.y: npt.NDArray[np.int32] = np.asarray(data.y[mask], dtype=np.int32)
-        self.genres: tuple[str, ...] = tuple(data.genres)
-        self.file_ids: npt.NDArray[np.int32] = np.asarray(data.file_ids[mask], dtype=np.int32)
-        self.fingerprint: str = data.fingerprint
+    With the ``seed`` and ``validation`` a model was trained with, the held-out part is
+    exactly the files that model never saw.
+    """
+    from rhythmcan_cli.dataset import split_by_file
 
-
-def _split(data: Dataset, validation: float, seed: int) -> tuple[Any, Any]:
-    """Training and held-out parts, whole files held out (``dataset.split_by_file``)."""
     if not 0.0 < validation < 1.0:
         raise DataError(f"--validation must lie between 0 and 1 (exclusive), got {validation}")
-    try:
-        from rhythmcan_cli.dataset import split_by_file
-    except ImportError:  # a hand-made dataset without the dataset module (library use)
-        files = np.unique(data.file_ids)
-        rng = np.random.default_rng(seed)
-        count = max(1, round(len(files) * validation))
-        held = np.isin(data.file_ids, rng.choice(files, size=count, replace=False))
-        return _Part(data, ~held), _Part(data, held)
     return split_by_file(data, validation=validation, seed=seed)
 
 
