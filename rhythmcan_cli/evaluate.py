@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 
 FloatArray = npt.NDArray[np.float32]
 
+DEFAULT_VALIDATION: Final = 0.1
+"""Share of files held out when the model's own split is unknown."""
 PER_GENRE: Final = 500
 """Training patterns per genre in the distance table (subsampled with the seed)."""
 NEAR_DISTANCE: Final = 4
@@ -177,6 +179,8 @@ class EvaluationReport:
     data_fingerprint: str
     training_size: int
     held_out_size: int
+    held_out: str
+    """Which files are held out: the model's own validation files, or drawn with a seed."""
     per_genre: int
     table: list[DistanceRow]
     novelty: Novelty
@@ -353,6 +357,24 @@ def check_genres(model_genres: Sequence[str], data_genres: Sequence[str], model:
         )
 
 
+def _held_out_plan(
+    source: StoredModel | GeneratedSet, data: Dataset, seed: int, validation: float | None
+) -> tuple[int, float, str]:
+    """(split seed, held-out share, a description) for :func:`_split`."""
+    if validation is None and not isinstance(source, GeneratedSet):
+        record = source.card.training
+        fitted = source.card.data_fingerprint == data.fingerprint
+        if fitted and isinstance(record.get("seed"), int) and record.get("validation"):
+            share = float(record["validation"])
+            return (
+                int(record["seed"]),
+                share,
+                f"the model's own validation files ({share:.0%}, seed {record['seed']})",
+            )
+    share = DEFAULT_VALIDATION if validation is None else validation
+    return seed, share, f"{share:.0%} of the files, drawn with seed {seed}"
+
+
 def _split(data: Dataset, validation: float, seed: int) -> tuple[Dataset, Dataset]:
     """Training and held-out parts, whole files held out (``dataset.split_by_file``).
 
@@ -499,7 +521,7 @@ def evaluate(
     n: int = 1000,
     seed: int = 0,
     classifier: GenreClassifier | str | bool | None = None,
-    validation: float = 0.1,
+    validation: float | None = None,
     per_genre: int = PER_GENRE,
     threshold: float = EVAL_THRESHOLD,
     classifier_epochs: int = 10,
@@ -508,8 +530,11 @@ def evaluate(
     """Run the whole protocol; see the module docstring. ``classifier=False`` skips ambiguity.
 
     ``source`` is a stored model (``n`` patterns are sampled with ``seed``) or a GeneratedSet
-    (at most ``n`` of its patterns, drawn with ``seed``). ``data`` is split by file with
-    ``validation`` held out.
+    (at most ``n`` of its patterns, drawn with ``seed``). ``data`` is split by file. With
+    ``validation`` None and a model trained on this very data (same fingerprint), the held-out
+    files are the model's own validation files (its card's seed and share), so the held-out
+    references are patterns the model never saw; otherwise ``validation`` (default 0.1) of
+    the files are drawn with ``seed``.
     """
     if n < 2:
         raise DataError(f"-n must be at least 2 to measure diversity, got {n}")
@@ -538,7 +563,8 @@ def evaluate(
         generated = sample_model(source, n, seed)
         report(progress, "sampling", n, n)
 
-    train, held = _split(data, validation, seed)
+    split_seed, share, held_out = _held_out_plan(source, data, seed, validation)
+    train, held = _split(data, share, split_seed)
     rng = np.random.default_rng(seed)
     genre_sets: dict[str, FloatArray] = {}
     held_sets: dict[str, FloatArray] = {}
@@ -650,6 +676,7 @@ def evaluate(
         data_fingerprint=data.fingerprint,
         training_size=len(train.x),
         held_out_size=len(held.x),
+        held_out=held_out,
         per_genre=per_genre,
         table=table,
         novelty=novelty,

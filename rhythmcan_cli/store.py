@@ -152,6 +152,9 @@ class ModelCard:
     created: str = ""
     description: str = ""
     attribution: str = ""
+    training: dict[str, Any] = field(default_factory=dict)
+    """How it was trained (TrainConfig, the seed and the held-out share): reproducibility,
+    and the held-out files ``evaluate`` compares against."""
     files: dict[str, str] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -249,6 +252,7 @@ _FIELD_CHECKS: Final[dict[str, tuple[str, Any]]] = {
     "created": ("a string", lambda v: isinstance(v, str)),
     "description": ("a string", lambda v: isinstance(v, str)),
     "attribution": ("a string", lambda v: isinstance(v, str)),
+    "training": ("an object", lambda v: isinstance(v, dict)),
     "files": (
         "an object of sha256 strings",
         lambda v: _map_of(v, str),

@@ -34,7 +34,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -664,6 +664,7 @@ def _save_to_store(
     data: Dataset,
     epochs: int,
     final: dict[str, float],
+    seed: int,
     force: bool,
 ) -> Path:
     from rhythmcan_cli import grid, store
@@ -690,9 +691,20 @@ def _save_to_store(
             description=config.description
             or f"{mode} trained by rhythmcan on {len(data.x)} patterns",
             attribution=config.attribution,
+            training=_training_record(config, seed),
             files={},
         )
         return Path(store.save_model(name, card, files, force=force))
+
+
+def _training_record(config: TrainConfig, seed: int) -> dict[str, Any]:
+    """The card's ``training`` field: the options that shaped the model, and its seed."""
+    record = asdict(config)
+    for key in ("description", "attribution", "tensorboard", "checkpoint_every"):
+        record.pop(key, None)
+    record["seed"] = seed
+    record["dense"] = list(config.dense)
+    return record
 
 
 # ---------------------------------------------------------------------------- train()
@@ -874,7 +886,7 @@ def _run(
     model_path = None
     if not loop.interrupted and chief:
         model_path = _save_to_store(
-            trainer, name, mode, dataset, int(trainer.epoch.numpy()), final_losses, force=True
+            trainer, name, mode, dataset, int(trainer.epoch.numpy()), final_losses, seed, force=True
         )
     return TrainResult(
         name=name,

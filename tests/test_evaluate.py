@@ -328,3 +328,27 @@ def test_sampled_pattern_json_lines_are_a_source(tmp_path: Path) -> None:
     assert generated.x.shape == (6, 32, 9) and generated.kind == "patterns"
     report = evaluate(generated, synthetic_dataset(), classifier=False)
     assert report.n == 6 and report.source_kind == "patterns"
+
+
+def test_held_out_files_are_the_models_own_validation_files() -> None:
+    """A model trained on this data is compared with the files its training never saw."""
+    from dataclasses import replace as dc_replace
+
+    from rhythmcan_cli.evaluate import _held_out_plan
+
+    data = synthetic_dataset()
+    model = make_stored_model("own-split", kind="can", genres=data.genres)
+    card = dc_replace(
+        model.card,
+        data_fingerprint=data.fingerprint,
+        training={"seed": 7, "validation": 0.3},
+    )
+    own = dc_replace(model, card=card)
+    seed, share, text = _held_out_plan(own, data, 0, None)
+    assert (seed, share) == (7, 0.3) and "own validation files" in text
+    held = split_by_file(data, validation=share, seed=seed)[1]
+    assert set(held.file_ids.tolist()) == set(split_by_file(data, 0.3, 7)[1].file_ids.tolist())
+    # another dataset, or an explicit share: files drawn with the evaluation seed
+    other = dc_replace(own, card=dc_replace(card, data_fingerprint="elsewhere"))
+    assert _held_out_plan(other, data, 3, None)[:2] == (3, 0.1)
+    assert _held_out_plan(own, data, 3, 0.2)[:2] == (3, 0.2)

@@ -65,6 +65,8 @@ def _render(report: EvaluationReport) -> None:
         title=f"Mean OSA distance to each training genre's patterns (0-288; n={report.n}, up "
         f"to {report.per_genre} per genre; lower = closer)",
         title_justify="left",
+        caption=f"held out: {report.held_out}",
+        caption_justify="left",
     )
     table.add_column("training genre")
     columns = [
@@ -214,9 +216,16 @@ def evaluate(
         bool, typer.Option("--no-classifier", help="Skip genre ambiguity (no TensorFlow).")
     ] = False,
     validation: Annotated[
-        float,
-        typer.Option("--validation", min=0.01, max=0.9, help="Share of files held out."),
-    ] = 0.1,
+        Optional[float],  # noqa: UP045
+        typer.Option(
+            "--validation",
+            min=0.01,
+            max=0.9,
+            help="Share of files held out, drawn with --seed. Default: the model's own "
+            "validation files when it was trained on this data, else 0.1.",
+            show_default=False,
+        ),
+    ] = None,
     json_out: Annotated[
         Optional[str],  # noqa: UP045
         typer.Option(
