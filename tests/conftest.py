@@ -27,6 +27,19 @@ def isolated_home(
     return home
 
 
+@pytest.fixture(autouse=True)
+def no_bundled_models(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Tests see an empty bundled-models folder, unless marked ``bundled`` (the real ones)."""
+    if request.node.get_closest_marker("bundled") is None:
+        from rhythmcan_cli import store
+
+        monkeypatch.setattr(store, "BUNDLED_DIR", tmp_path_factory.mktemp("no-bundled"))
+
+
 @pytest.fixture
 def groove_dir() -> Path:
     """The shared Groove MIDI Dataset; skips the test when ../shared is absent."""
