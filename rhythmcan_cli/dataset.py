@@ -606,8 +606,8 @@ def _end_pool(pool: concurrent.futures.ProcessPoolExecutor, grace: float = 2.0) 
         with contextlib.suppress(OSError, ValueError, AssertionError, AttributeError):
             process.join(timeout=max(0.0, deadline - time.monotonic()))
             if process.is_alive():
-                process.kill()
-                process.join(timeout=1)
+                process.kill()  # SIGKILL cannot be ignored: wait for it to land, even loaded
+                process.join(timeout=30)
 
 
 def _read_all(
