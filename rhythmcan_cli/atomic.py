@@ -28,6 +28,21 @@ def atomic_write(path: Path, data: bytes | str) -> None:
         raise
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs here: tells a killed writer's leftovers from live work."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    except (OSError, OverflowError, ValueError):
+        return False
+    return True
+
+
 def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)

@@ -33,6 +33,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
+from rhythmcan_cli.atomic import pid_alive
 from rhythmcan_cli.errors import DataError, MidiError, UsageError
 from rhythmcan_cli.grid import N_CLASSES, PITCH_TO_CLASS, STEPS, FloatArray
 from rhythmcan_cli.midi import MAX_FILE_BYTES, read_midi_windows
@@ -383,20 +384,6 @@ def _load_cache(path: Path) -> Dataset | None:
 _STALE_TEMP_S: Final = 600.0  # a cache temp file this old is a killed writer's leftover
 
 
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process
-        return True
-    except (OSError, OverflowError, ValueError):
-        return False
-    return True
-
-
 def _clean_stale_temps(folder: Path, now: float | None = None) -> list[Path]:
     """Remove cache temp files (``.dataset-*.tmp``) that killed builds left in ``folder``.
 
@@ -420,7 +407,7 @@ def _clean_stale_temps(folder: Path, now: float | None = None) -> list[Path]:
         if not stat.S_ISREG(info.st_mode):
             continue
         fresh = now - info.st_mtime < _STALE_TEMP_S
-        if fresh and (pid is None or _pid_alive(pid)):
+        if fresh and (pid is None or pid_alive(pid)):
             continue
         with contextlib.suppress(OSError):
             temp.unlink()

@@ -36,6 +36,7 @@ from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
+from rhythmcan_cli.atomic import pid_alive
 from rhythmcan_cli.errors import ModelError, StoreError
 from rhythmcan_cli.grid import CLASS_NAMES, DEFAULT_THRESHOLD, OUTPUT_PITCHES, STEPS
 
@@ -518,20 +519,6 @@ def model_path(name: str) -> Path:
     return folder
 
 
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:
-        return False
-    return True
-
-
 def clean_leftovers() -> list[Path]:
     """Delete temp folders left in ``models/`` by killed processes; returns what was removed.
 
@@ -553,7 +540,7 @@ def clean_leftovers() -> list[Path]:
             age = now - entry.lstat().st_mtime
         except OSError:
             continue
-        if _pid_alive(int(match.group(2))) and age < _LEFTOVER_MAX_AGE_S:
+        if pid_alive(int(match.group(2))) and age < _LEFTOVER_MAX_AGE_S:
             continue
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry, ignore_errors=True)

@@ -10,19 +10,9 @@ from rhythmcan_cli.errors import UsageError
 keras = pytest.importorskip("keras")
 
 from rhythmcan_cli import models  # noqa: E402
+from rhythmcan_cli.engine import SUPPORTED_LAYERS  # noqa: E402
 
-ENGINE_LAYERS = {
-    "InputLayer",
-    "Dense",
-    "LeakyReLU",
-    "BatchNormalization",
-    "Reshape",
-    "Dropout",
-    "LSTM",
-    "Embedding",
-    "Flatten",
-    "Multiply",
-}
+ENGINE_LAYERS = set(SUPPORTED_LAYERS)  # what the numpy engine runs
 
 
 def test_default_generator_has_the_papers_parameter_count() -> None:
