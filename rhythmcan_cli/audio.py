@@ -15,6 +15,7 @@ AudioError. ``wav=`` writes a 16-bit WAV instead of playing.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import sys
@@ -269,7 +270,9 @@ def render_fluidsynth(
     tail_s: float = TAIL_S,
 ) -> tuple[Int16Audio, list[str]]:
     """Render every channel with FluidSynth (ImportError/OSError when the library is missing)."""
-    import fluidsynth
+    # pyfluidsynth prints where it found the library when $CI is set; stdout may carry a WAV
+    with contextlib.redirect_stdout(io.StringIO()):
+        import fluidsynth
 
     notices: list[str] = []
     settings: dict[str, int] = {"synth.reverb.active": 0, "synth.chorus.active": 0}
@@ -403,7 +406,8 @@ def play_samples(samples: Int16Audio, samplerate: int = SAMPLE_RATE) -> None:
 class PlayResult:
     """What happened: rendered by which engine, played or written where, and notices.
 
-    ``no_device`` holds why playing failed when the WAV was written instead.
+    ``no_device`` holds why playing failed when the WAV was written instead; ``wav_data``
+    holds the WAV file's bytes when it was asked for on stdout (``wav='-'``).
     """
 
     engine: str
@@ -413,6 +417,7 @@ class PlayResult:
     soundfont: Path | None
     notices: tuple[str, ...] = field(default_factory=tuple)
     no_device: str | None = None
+    wav_data: bytes | None = None
 
 
 def deliver(
@@ -421,8 +426,22 @@ def deliver(
     wav: Path | None = None,
     require_audio: bool = False,
 ) -> PlayResult:
-    """Write ``rendered`` to ``wav``, or play it; with no device, write a WAV and say where."""
+    """Write ``rendered`` to ``wav``, or play it; with no device, write a WAV and say where.
+
+    ``wav='-'`` writes nothing: the WAV bytes come back in ``PlayResult.wav_data``.
+    """
     notices = list(rendered.notices)
+    if wav is not None and str(wav) == "-":
+        data = wav_bytes(rendered.samples, rendered.samplerate)
+        return PlayResult(
+            rendered.engine,
+            rendered.seconds,
+            False,
+            None,
+            rendered.soundfont,
+            tuple(notices),
+            wav_data=data,
+        )
     if wav is not None:
         path = write_wav(wav, rendered.samples, rendered.samplerate)
         return PlayResult(

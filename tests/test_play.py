@@ -33,7 +33,8 @@ def env_with_home(home: Path, asoundrc: str, **extra: str) -> dict[str, str]:
 
 
 def test_sample_json_piped_into_play_writes_a_wav(model: object, tmp_path: Path) -> None:
-    env = env_with_home(tmp_path / "home", NULL_SINK)
+    # CI=true: pyfluidsynth then prints where it found the library; stdout must stay clean
+    env = env_with_home(tmp_path / "home", NULL_SINK, CI="true")
     wav = tmp_path / "x.wav"
     sampler = subprocess.Popen(
         [
@@ -72,6 +73,36 @@ def test_sample_json_piped_into_play_writes_a_wav(model: object, tmp_path: Path)
     assert rate == 44100
     assert samples.shape[0] / rate == pytest.approx(8.0 + 0.6, abs=0.01)  # 2 patterns + tail
     assert np.abs(samples).max() > 1000
+
+
+def test_play_writes_a_wav_to_stdout_with_a_dash(model: object, tmp_path: Path) -> None:
+    """`--wav -` puts a WAV file, and nothing else, on stdout (even with pyfluidsynth's CI
+    chatter switched on), so it pipes into sox or ffmpeg; the report goes to stderr."""
+    import io
+    import wave
+
+    target = tmp_path / "x.mid"
+    made = runner.invoke(
+        app, ["sample", "-m", "tiny-can", "--threshold", "0.05", "-o", str(target)]
+    )
+    assert made.exit_code == 0, made.stderr
+    env = env_with_home(tmp_path / "home", NULL_SINK, CI="true")
+    done = subprocess.run(
+        [*CLI, "play", str(target), "--wav", "-"],
+        capture_output=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    with wave.open(io.BytesIO(done.stdout), "rb") as handle:
+        assert (handle.getnchannels(), handle.getsampwidth()) == (2, 2)
+        seconds = handle.getnframes() / handle.getframerate()
+        frames = np.frombuffer(handle.readframes(handle.getnframes()), dtype=np.int16)
+    assert seconds == pytest.approx(4.0 + 0.6, abs=0.01)  # one bar at 120 bpm + tail
+    assert np.abs(frames).max() > 1000
+    assert b"wrote 4.6 s of WAV to stdout" in done.stderr
+    assert not (tmp_path / "home" / "-").exists() and not Path("-").exists()
 
 
 def test_play_a_midi_file_with_the_builtin_synth(model: object, tmp_path: Path) -> None:

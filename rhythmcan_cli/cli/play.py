@@ -25,7 +25,11 @@ Sources = Annotated[
 ]
 Wav = Annotated[
     Optional[Path],  # noqa: UP045
-    typer.Option("--wav", help="Write a 16-bit WAV file instead of playing.", show_default=False),
+    typer.Option(
+        "--wav",
+        help="Write a 16-bit WAV file instead of playing ('-': stdout).",
+        show_default=False,
+    ),
 ]
 SoundFont = Annotated[
     Optional[Path],  # noqa: UP045
@@ -68,7 +72,9 @@ def report_play(result: PlayResult, *, quiet: bool) -> None:
     for notice in result.notices:
         err.print(f"note: {notice}", highlight=False, markup=False, soft_wrap=True)
     engine = "FluidSynth" if result.engine == "fluidsynth" else "built-in synth"
-    if result.played:
+    if result.wav_data is not None:
+        err.print(f"wrote {result.seconds:.1f} s of WAV to stdout ({engine})", highlight=False)
+    elif result.played:
         err.print(f"played {result.seconds:.1f} s ({engine})", highlight=False)
     elif result.no_device is not None:
         err.print(
@@ -99,7 +105,8 @@ def play(
     """Play MIDI files or sampled patterns through a General MIDI drum kit.
 
     Examples: 'rhythmcan play groove.mid --kit tr-808',
-    'rhythmcan sample -n 4 --format json | rhythmcan play - --wav four.wav'.
+    'rhythmcan sample -n 4 --format json | rhythmcan play - --wav four.wav',
+    'rhythmcan play groove.mid --wav - | sox -t wav - groove.flac'.
     """
     names = list(sources or [])
     if not names and not sys.stdin.isatty():
@@ -119,4 +126,7 @@ def play(
         )
 
     result = run(action)
+    if result.wav_data is not None:
+        sys.stdout.buffer.write(result.wav_data)
+        sys.stdout.buffer.flush()
     report_play(result, quiet=quiet)
