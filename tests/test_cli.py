@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import Any
 
 from typer.testing import CliRunner
 
@@ -42,3 +43,27 @@ def test_python_dash_m_works() -> None:
     )
     assert done.returncode == 0
     assert done.stdout.strip() == f"rhythmcan {__version__}"
+
+
+def test_a_short_option_means_one_thing_in_every_command() -> None:
+    """`-m` is always --model, `-n` always a count, `-o` always the output, `-q` --quiet:
+    a musician who learnt `sample -n 4 -m x` must not get a surprise from another command."""
+    import typer.main
+
+    meanings: dict[str, set[str]] = {}
+
+    def walk(command: Any) -> None:  # typer's own click: duck-typed on purpose
+        for param in command.params:
+            if param.param_type_name == "option":
+                shorts = [o for o in param.opts + param.secondary_opts if len(o) == 2]
+                longs = sorted(o for o in param.opts if o.startswith("--")) or [param.name]
+                for short in shorts:
+                    meanings.setdefault(short, set()).add(longs[0])
+        for sub in (getattr(command, "commands", None) or {}).values():
+            walk(sub)
+
+    walk(typer.main.get_command(app))
+    assert meanings.get("-m", {"--model"}) == {"--model"}
+    assert meanings.get("-n", {"--count"}) <= {"--count", "n"}
+    ambiguous = {short: longs for short, longs in meanings.items() if len(longs) > 1}
+    assert ambiguous == {} or set(ambiguous) <= {"-n"}, ambiguous

@@ -106,8 +106,8 @@ def _summary(result: TrainResult, as_json: bool) -> None:
 
 def train(
     data_dir: opt.DataDir,
-    name: Annotated[str, typer.Option("--name", "-n", help="Name of the model (and its run).")],
-    mode: Annotated[Mode, typer.Option("--mode", "-m", help="What to train.")] = Mode.can,
+    name: Annotated[str, typer.Option("--name", help="Name of the model (and its run).")],
+    mode: Annotated[Mode, typer.Option("--mode", help="What to train.")] = Mode.can,
     epochs: Annotated[
         int,
         typer.Option(
