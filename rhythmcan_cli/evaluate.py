@@ -341,7 +341,7 @@ def check_genres(model_genres: Sequence[str], data_genres: Sequence[str], model:
         raise ModelError(
             f"model '{model}' lists no genres in its card, so there is nothing to compare "
             "per genre: re-train it with genre labels or evaluate its patterns with "
-            "'rhythmcan sample ... --json > patterns.jsonl'"
+            "'rhythmcan sample ... --format json > patterns.jsonl'"
         )
     mine = {g.lower() for g in model_genres}
     theirs = {g.lower() for g in data_genres}

@@ -47,7 +47,7 @@ def _source(ref: str, channel: int) -> StoredModel | GeneratedSet:
         return read_generated(path, channel=channel)
     if path.is_file():
         return read_generated(path, channel=channel)
-    if path.suffix.lower() in (".mid", ".midi", ".json", ".jsonl"):
+    if path.suffix.lower() in (".mid", ".midi", ".json", ".jsonl", ".ndjson"):
         raise DataError(f"no such file: {path}")
     return open_model(ref)
 
@@ -186,7 +186,7 @@ def evaluate(
         typer.Argument(
             metavar="MODEL_OR_PATTERNS",
             help="A model name or folder, or generated patterns: a MIDI folder or file, the "
-            "JSON lines of 'rhythmcan sample --json', or '-' for those on stdin.",
+            "JSON lines of 'rhythmcan sample --format json', or '-' for those on stdin.",
             show_default=False,
         ),
     ],
