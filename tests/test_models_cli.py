@@ -47,6 +47,16 @@ def test_list_shows_models_and_flags_broken_ones() -> None:
     assert "card.json" in err
 
 
+def test_list_keeps_names_whole_on_a_narrow_terminal() -> None:
+    """Names are what users copy into --model: the genre list wraps, the name never does."""
+    genres = ("afrobeat", "afrocuban", "funk", "hiphop", "jazz", "latin", "neworleans", "rock")
+    make_stored_model("a-rather-long-model-name", kind="cgan", genres=genres)
+    result = runner.invoke(app, ["models", "list"], env={"COLUMNS": "70"})
+    assert result.exit_code == 0, result.stderr
+    assert "a-rather-long-model-name" in result.stdout
+    assert max(len(line) for line in result.stdout.splitlines()) <= 70
+
+
 def test_list_json_is_parseable_with_cards_and_broken() -> None:
     make_stored_model("groovy", kind="cgan", genres=("funk", "rock"))
     folder = make_stored_model("bad").path

@@ -99,8 +99,12 @@ def list_models(json_output: Json = False) -> None:
 
     table = Table(title=None, show_edge=False, header_style="bold")
     for column in ("name", "kind", "genres", "epochs", "created", "size", "source"):
+        # a name must stay whole (to be copied); the genre list and dates wrap instead
         table.add_column(
-            column, justify="right" if column in ("epochs", "size") else "left", overflow="fold"
+            column,
+            justify="right" if column in ("epochs", "size") else "left",
+            overflow="fold",
+            no_wrap=column == "name",
         )
     for model in listing.models:
         card = model.card
