@@ -320,6 +320,33 @@ def test_cli_vary_last_and_interpolate(cgan: object, tmp_path: Path) -> None:
     assert code == 0 and len(loads_patterns(out)) == 3
 
 
+def test_cli_vary_last_keeps_the_anchor(can: object, tmp_path: Path) -> None:
+    """Three '--vary last' calls with one seed land on the same variation: no drift."""
+    code, out, _ = invoke("sample", "-m", "tiny-can", "--seed", "4", "-o", "-", "-f", "json")
+    assert code == 0
+    [anchor] = loads_patterns(out)
+    distances = []
+    for _ in range(3):
+        code, out, _ = invoke("sample", "--vary", "last", "--seed", "9", "-f", "json", "-o", "-")
+        assert code == 0
+        [varied] = loads_patterns(out)
+        distances.append(float(np.linalg.norm(varied.z - anchor.z)))
+    assert distances[0] > 0
+    assert max(distances) <= distances[0] + 1e-9
+    # --vary FILE makes that pattern the anchor for the next --vary last
+    other = tmp_path / "other.json"
+    code, out, _ = invoke("sample", "-m", "tiny-can", "--seed", "5", "-o", str(other))
+    [chosen] = loads_patterns(other.read_text())
+    assert invoke("sample", "--vary", str(other), "--seed", "1", "-o", "-", "-f", "json")[0] == 0
+    code, out, _ = invoke("sample", "--vary", "last", "--noise", "0", "-o", "-", "-f", "json")
+    assert code == 0 and np.array_equal(loads_patterns(out)[0].z, chosen.z)
+    # a plain sample becomes the anchor again
+    code, out, _ = invoke("sample", "-m", "tiny-can", "--seed", "6", "-o", "-", "-f", "json")
+    [plain] = loads_patterns(out)
+    code, out, _ = invoke("sample", "--vary", "last", "--noise", "0", "-o", "-", "-f", "json")
+    assert np.array_equal(loads_patterns(out)[0].z, plain.z)
+
+
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [

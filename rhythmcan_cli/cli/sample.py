@@ -10,7 +10,9 @@ Where the patterns go:
 - ``-o -``: MIDI to stdout (``--format json``: JSON lines).
 
 On a terminal the grids are also shown when writing files, up to 16 patterns. The last
-pattern is kept in the store as ``last`` (``--vary last``). Messages go to stderr.
+pattern is kept in the store as ``last`` (``--interpolate last``, ``play last``); the anchor
+``--vary last`` varies around is kept apart (rhythmcan_cli.anchor), so variations never
+drift. Messages go to stderr.
 """
 
 from __future__ import annotations
@@ -69,7 +71,10 @@ Vary = Annotated[
     Optional[str],  # noqa: UP045
     typer.Option(
         "--vary",
-        help="Variations near a pattern: a pattern JSON file, or 'last'.",
+        help=(
+            "Variations near a pattern: a pattern JSON file (it becomes the anchor), or 'last':"
+            " the anchor, i.e. the last pattern made without --vary."
+        ),
         show_default=False,
     ),
 ]
@@ -184,6 +189,7 @@ def sample(
 
     def action() -> tuple[list[SampledPattern], str, str, Path | None, list[Path]]:
         from rhythmcan_cli import patterns as pj
+        from rhythmcan_cli.anchor import choose_anchor, save_anchor
         from rhythmcan_cli.sample import (
             midi_file_bytes,
             parse_genre,
@@ -198,7 +204,8 @@ def sample(
             check_kit(kit)
         if genre is not None and genre_ambiguous:
             raise UsageError("use either --genre or --genre-ambiguous, not both")
-        anchor = pj.resolve_patterns(vary)[0] if vary is not None else None
+        anchor, new_anchor = choose_anchor(vary) if vary is not None else (None, False)
+        keep = anchor if new_anchor else None  # --vary FILE: the next --vary last varies it
         ends = None
         if interpolate is not None:
             ends = (pj.resolve_patterns(interpolate[0])[0], pj.resolve_patterns(interpolate[1])[0])
@@ -220,6 +227,10 @@ def sample(
             threshold=threshold,
         )
         pj.save_last(patterns[-1])
+        if vary is None:
+            keep = patterns[-1]  # --vary last leaves the anchor where it is
+        if keep is not None:
+            save_anchor(keep)
         written: list[Path] = []
         tempo = bpm or 120.0
         if where == "file" and path is not None:
