@@ -41,20 +41,51 @@ def test_list_shows_models_and_flags_broken_ones() -> None:
     code, out, err = invoke("models", "list")
     assert code == 0
     lines = out.splitlines()
-    assert any("groovy" in line and "cgan" in line and "funk, rock" in line for line in lines)
+    assert any("groovy" in line and "cgan" in line and " 2 " in line for line in lines)
     assert any("amb" in line and "user" in line for line in lines)
     assert any("wreck" in line and "broken" in line for line in lines)
     assert "card.json" in err
+    code, out, _ = invoke("models", "list", "--wide")
+    assert any("groovy" in line and "funk, rock" in line for line in out.splitlines())
 
 
-def test_list_keeps_names_whole_on_a_narrow_terminal() -> None:
-    """Names are what users copy into --model: the genre list wraps, the name never does."""
-    genres = ("afrobeat", "afrocuban", "funk", "hiphop", "jazz", "latin", "neworleans", "rock")
-    make_stored_model("a-rather-long-model-name", kind="cgan", genres=genres)
-    result = runner.invoke(app, ["models", "list"], env={"COLUMNS": "70"})
+GENRES_18 = (
+    "afrobeat", "afrocuban", "blues", "country", "dance", "funk", "gospel", "highlife", "hiphop",
+    "jazz", "latin", "middleeastern", "neworleans", "pop", "punk", "reggae", "rock", "soul",
+)  # fmt: skip
+
+
+def test_list_fits_80_columns_without_breaking_a_word() -> None:
+    """One line per model at 80 columns: names, kinds and sources whole; genres counted."""
+    make_stored_model("a-rather-long-model-name", kind="cgan", genres=GENRES_18)
+    make_stored_model("my-classifier", kind="classifier", genres=GENRES_18)
+    result = runner.invoke(app, ["models", "list"], env={"COLUMNS": "80"})
     assert result.exit_code == 0, result.stderr
-    assert "a-rather-long-model-name" in result.stdout
-    assert max(len(line) for line in result.stdout.splitlines()) <= 70
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert len(lines) == 2 + 2  # header, rule, one line per model
+    words = {word for line in lines[2:] for word in line.split()}
+    assert {"a-rather-long-model-name", "my-classifier", "cgan", "clf", "18", "user"} <= words
+    assert "\u2026" not in result.stdout  # nothing cut short
+    wide = runner.invoke(app, ["models", "list", "--wide"], env={"COLUMNS": "80"})
+    assert "middleeastern" in wide.stdout and "classifier" in wide.stdout
+
+
+def test_list_keeps_evaluates_cached_classifiers_apart() -> None:
+    make_stored_model("mine", kind="can")
+    make_stored_model("classifier-0123456789ab", kind="classifier")
+    code, out, err = invoke("models", "list")
+    assert code == 0
+    assert "mine" in out and "classifier-0123456789ab" not in out
+    assert "1 classifier cached by 'rhythmcan evaluate' not shown" in err
+    code, out, err = invoke("models", "list", "--all")
+    assert any(
+        "classifier-0123456789ab" in line and "evaluate" in line for line in out.splitlines()
+    )
+    assert "not shown" not in err
+    data = json.loads(invoke("models", "list", "--json")[1])
+    cached = {m["name"]: m["cached_by_evaluate"] for m in data["models"]}
+    assert cached == {"classifier-0123456789ab": True, "mine": False}
 
 
 def test_list_json_is_parseable_with_cards_and_broken() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -73,20 +74,50 @@ def _clean_json(data: Any) -> Any:
     return data
 
 
+# Classifiers 'rhythmcan evaluate' trains on the fly are cached under this name pattern
+# (rhythmcan_cli.evaluate.classifier_name); they are a cache, not the user's models.
+_EVALUATE_CACHE = re.compile(r"classifier-[0-9a-f]{12}")
+_SHORT_KIND = {"classifier": "clf"}
+
+
+def cached_by_evaluate(model: StoredModel) -> bool:
+    """Whether ``model`` is a genre classifier ``rhythmcan evaluate`` trained and cached."""
+    return model.card.kind == "classifier" and bool(_EVALUATE_CACHE.fullmatch(model.name))
+
+
+Wide = Annotated[
+    bool,
+    typer.Option("--wide", "-w", help="Full genre lists and creation times (wider than 80)."),
+]
+All = Annotated[
+    bool,
+    typer.Option("--all", "-a", help="Also list the classifiers 'rhythmcan evaluate' cached."),
+]
+
+
 @app.command("list")
-def list_models(json_output: Json = False) -> None:
-    """List the models in the store and the bundled defaults (broken ones are flagged)."""
+def list_models(json_output: Json = False, wide: Wide = False, show_all: All = False) -> None:
+    """List the models in the store and the bundled defaults (broken ones are flagged).
+
+    Fits 80 columns: kinds are short (clf: genre classifier) and genres are counted; --wide
+    shows them in full, as does 'rhythmcan models show NAME'.
+    """
     from rhythmcan_cli import store
 
     listing = run(store.scan_models)
     if json_output:
         data = {
-            "models": [_model_dict(m) for m in listing.models],
+            "models": [
+                {**_model_dict(m), "cached_by_evaluate": cached_by_evaluate(m)}
+                for m in listing.models
+            ],
             "broken": [_broken_dict(b) for b in listing.broken],
         }
         out.print(_dumps(_clean_json(data)), highlight=False, markup=False, soft_wrap=True)
         return
-    if not listing.models and not listing.broken:
+    cached = [m for m in listing.models if cached_by_evaluate(m)]
+    models = listing.models if show_all else [m for m in listing.models if m not in cached]
+    if not models and not listing.broken:
         err.print(
             f"no models in {store.models_dir()} yet: train one with "
             "'rhythmcan train DATA_DIR --mode can --name NAME' or import one with "
@@ -94,31 +125,59 @@ def list_models(json_output: Json = False) -> None:
             highlight=False,
             markup=False,
         )
-        return
-    from rich.table import Table
-
-    table = Table(title=None, show_edge=False, header_style="bold")
-    for column in ("name", "kind", "genres", "epochs", "created", "size", "source"):
-        # a name must stay whole (to be copied); the genre list and dates wrap instead
-        table.add_column(
-            column,
-            justify="right" if column in ("epochs", "size") else "left",
-            overflow="fold",
-            no_wrap=column == "name",
-        )
-    for model in listing.models:
-        card = model.card
-        genres = ", ".join(card.genres) if card.genres else "-"
-        table.add_row(
-            model.name,
-            card.kind,
-            genres,
-            str(card.epochs),
-            _when(card.created),
-            _size(model.size_bytes()),
-            "bundled" if model.bundled else "user",
+    else:
+        _print_table(models, listing.broken, wide=wide, cached=cached)
+    if cached and not show_all:
+        err.print(
+            f"{len(cached)} classifier{'s' if len(cached) != 1 else ''} cached by "
+            "'rhythmcan evaluate' not shown (--all lists them)",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
         )
     for broken in listing.broken:
+        err.print(f"[yellow]warning:[/] {broken.error}", highlight=False, soft_wrap=True)
+
+
+def _print_table(
+    models: list[StoredModel],
+    broken_models: list[BrokenModel],
+    *,
+    wide: bool,
+    cached: list[StoredModel],
+) -> None:
+    """The model table: 80 columns unless ``wide``; names and words never break."""
+    from rich import box
+    from rich.table import Table
+
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, header_style="bold", padding=(0, 1, 0, 0))
+    for column in ("name", "kind", "genres", "epochs", "created", "size", "source"):
+        table.add_column(
+            column,
+            justify="right"
+            if column in ("epochs", "size") or (column, wide) == ("genres", False)
+            else "left",
+            # the genre list is the one column that may wrap (--wide), between genres
+            no_wrap=not (wide and column == "genres"),
+            overflow="fold" if wide and column == "genres" else "ellipsis",
+        )
+    for model in models:
+        card = model.card
+        if wide:
+            genres = ", ".join(card.genres) if card.genres else "-"
+        else:
+            genres = str(len(card.genres)) if card.genres else "-"
+        source = "bundled" if model.bundled else "evaluate" if model in cached else "user"
+        table.add_row(
+            model.name,
+            card.kind if wide else _SHORT_KIND.get(card.kind, card.kind),
+            genres,
+            str(card.epochs),
+            _when(card.created) if wide else _when(card.created)[:10],
+            _size(model.size_bytes()),
+            source,
+        )
+    for broken in broken_models:
         table.add_row(
             broken.name,
             "[red]broken[/]",
@@ -128,9 +187,19 @@ def list_models(json_output: Json = False) -> None:
             "-",
             "bundled" if broken.bundled else "user",
         )
-    out.print(table)
-    for broken in listing.broken:
-        err.print(f"[yellow]warning:[/] {broken.error}", highlight=False, soft_wrap=True)
+    if not wide:
+        out.print(table)
+        return
+    from rich.measure import Measurement
+
+    # as wide as the rows need (the genre lists fold beyond 200 columns)
+    needed = Measurement.get(out, out.options.update(max_width=200), table).maximum
+    width = out.width
+    out.width = max(width, needed)
+    try:
+        out.print(table, crop=False)
+    finally:
+        out.width = width
 
 
 @app.command("show")
