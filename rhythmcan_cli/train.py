@@ -9,8 +9,9 @@ Deliberate decisions (see docs/training.md):
 
 - The Creative-GAN's genre head is trained on REAL patterns only (the CAN paper), not on
   fakes with the real batch's labels (what the 2020 notebook did by accident).
-- z ~ N(0, 0.5^2) in training; cards record ``z_sigma_sample = 1.0`` like the Max for Live
-  device, because 0.5 at sampling gives visibly less varied patterns. Both are recorded.
+- z ~ N(0, 0.5^2) in training; cards record ``z_sigma_sample`` = the training sigma unless
+  asked otherwise: sampling a 0.5-trained model at 1.0 (the Max for Live device's habit)
+  doubled the Creative-GAN's rolls (method.md section 11). Both are recorded.
 - Loss-ratio pause: when one side's loss exceeds the other's by ``loss_ratio``, the
   *winning* side (the smaller loss) skips its next step so the losing side catches up.
 - Noise and batch order come from numpy generators seeded by (seed, epoch, batch), fed in
@@ -73,7 +74,8 @@ class TrainConfig:
     """Pause the winning side for one step when one loss exceeds the other by this ratio."""
     z_dim: int = 100
     z_sigma_train: float = 0.5
-    z_sigma_sample: float = 1.0
+    z_sigma_sample: float | None = None
+    """z sigma recorded on the card for sampling; None: the training sigma."""
     lr_d: float = 1e-5
     lr_g: float = 1e-4
     lr_classifier: float = 1e-3
@@ -102,7 +104,7 @@ class TrainConfig:
             (self.batch_size >= 1, f"--batch-size must be at least 1, got {self.batch_size}"),
             (self.d_steps >= 1, f"discriminator steps must be at least 1, got {self.d_steps}"),
             (self.loss_ratio > 1.0, f"the loss ratio must be above 1, got {self.loss_ratio}"),
-            (self.z_sigma_train > 0 and self.z_sigma_sample > 0, "z sigma must be positive"),
+            (self.z_sigma_train > 0 and self.sample_sigma > 0, "z sigma must be positive"),
             (min(self.lr_d, self.lr_g, self.lr_classifier) > 0, "learning rates must be positive"),
             (
                 0.0 <= self.validation < 1.0,
@@ -125,6 +127,11 @@ class TrainConfig:
         for ok, message in problems:
             if not ok:
                 raise UsageError(message)
+
+    @property
+    def sample_sigma(self) -> float:
+        """The z sigma sampling should use: the recorded one, else the training sigma."""
+        return self.z_sigma_train if self.z_sigma_sample is None else self.z_sigma_sample
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (tuples become lists)."""
@@ -681,7 +688,7 @@ def _save_to_store(
             steps=grid.STEPS,
             z_dim=config.z_dim,
             z_sigma_train=config.z_sigma_train,
-            z_sigma_sample=config.z_sigma_sample,
+            z_sigma_sample=config.sample_sigma,
             threshold=config.threshold,
             data_fingerprint=data.fingerprint,
             epochs=epochs,
@@ -704,6 +711,7 @@ def _training_record(config: TrainConfig, seed: int) -> dict[str, Any]:
         record.pop(key, None)
     record["seed"] = seed
     record["dense"] = list(config.dense)
+    record["z_sigma_sample"] = config.sample_sigma
     return record
 
 

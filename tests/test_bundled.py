@@ -39,6 +39,9 @@ def test_bundled_generators_run_in_numpy(kind: str) -> None:
     assert out.shape == (4, 32, 9)
     assert np.isfinite(out).all() and out.min() >= 0 and out.max() <= 1
     assert (kind == "cgan") == (generator.n_genres == len(model.card.genres))
+    # Trained here at 0.5: sampled at the training sigma (method.md section 11).
+    assert model.card.z_sigma_sample == model.card.z_sigma_train == 0.5
+    assert model.card.training["z_sigma_sample"] == 0.5
 
 
 def test_bundled_classifier_is_a_plain_keras_archive() -> None:

@@ -140,6 +140,8 @@ def test_import_infers_kind_and_default_genre_names(tmp_path: Path) -> None:
     assert named.card.genres == ["x", "y", "z"]
     plain = import_model(tmp_path / "p" / "model.json", name="p", genres=["funk", "rock"])
     assert plain.kind == "can" and plain.card.genres == ["funk", "rock"]
+    # No rhythmcan metadata: a 2020 release model, sampled at 1.0 like the Max for Live device.
+    assert plain.card.z_sigma_sample == 1.0 and cond.card.z_sigma_sample == 1.0
     assert import_model(tmp_path / "p", name="g", kind="gan").kind == "gan"
 
 

@@ -162,7 +162,9 @@ def test_interrupted_run_leaves_no_model_and_resume_continues_the_count(
     assert json.loads(lines[-1])["steps"] == 3 * per_epoch
     model = store.open_model("run1")
     assert model.card.kind == "can" and model.card.epochs == 3
-    assert model.card.z_sigma_train == 0.5 and model.card.z_sigma_sample == 1.0
+    # Sampling defaults to the training sigma (1.0 on a 0.5-trained model doubled the rolls).
+    assert model.card.z_sigma_train == 0.5 and model.card.z_sigma_sample == 0.5
+    assert model.card.training["z_sigma_sample"] == 0.5
     assert model.card.genres == ["g0", "g1", "g2"]
     out = model.generator().generate(np.zeros((2, 100), np.float32))
     assert out.shape == (2, 32, 9)

@@ -161,15 +161,16 @@ def train(
         ),
     ] = 3,
     z_sigma_sample: Annotated[
-        float,
+        float | None,
         typer.Option(
             "--z-sigma-sample",
             min=0.01,
             max=10.0,
-            help="z sigma recorded for sampling (training always uses 0.5).",
+            help="z sigma recorded for sampling (default: the training sigma, 0.5).",
+            show_default=False,
             rich_help_panel=LOOP,
         ),
-    ] = 1.0,
+    ] = None,
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue the run NAME from its last checkpoint.")
     ] = False,
