@@ -44,11 +44,14 @@ class LayersModel:
 
     ``topology`` is ``{"class_name": "Model", "config": {name, layers, input_layers,
     output_layers}}``; ``weights`` maps ``layer/var`` to a float32 (or int32) array, in the
-    order they are written.
+    order they are written. ``user_metadata`` is model.json's ``userDefinedMetadata``: free
+    JSON that TF.js 4.x returns from ``getUserDefinedMetadata()`` and TF.js 1.5.x ignores
+    (rhythmcan's exports keep their metadata there under ``"rhythmcan"``).
     """
 
     topology: dict[str, Any]
     weights: dict[str, npt.NDArray[Any]] = field(default_factory=dict)
+    user_metadata: dict[str, Any] = field(default_factory=dict)
 
     @property
     def layers(self) -> list[dict[str, Any]]:
@@ -65,7 +68,7 @@ class LayersModel:
         for name, array in self.weights.items():
             dtype = "int32" if np.issubdtype(array.dtype, np.integer) else "float32"
             entries.append({"name": name, "shape": [int(d) for d in array.shape], "dtype": dtype})
-        return {
+        data: dict[str, Any] = {
             "format": "layers-model",
             "generatedBy": GENERATED_BY,
             "convertedBy": "rhythmcan",
@@ -76,6 +79,9 @@ class LayersModel:
             },
             "weightsManifest": [{"paths": [SHARD_NAME], "weights": entries}],
         }
+        if self.user_metadata:
+            data["userDefinedMetadata"] = self.user_metadata
+        return data
 
     def weight_bytes(self) -> bytes:
         """The weight shard: every weight little-endian, concatenated in ``weights`` order."""
@@ -216,7 +222,10 @@ def read_layers_model(model_json: Path) -> LayersModel:
         raise ModelError(f"{model_json} is not a TF.js layers model (not a JSON object)")
     topology = parse_model_json(data, str(model_json))
     weights = read_weights(data.get("weightsManifest"), model_json.parent, str(model_json))
-    return LayersModel(topology=topology, weights=weights)
+    user = data.get("userDefinedMetadata")
+    return LayersModel(
+        topology=topology, weights=weights, user_metadata=user if isinstance(user, dict) else {}
+    )
 
 
 def write_layers_model(model: LayersModel, out_dir: Path) -> list[Path]:

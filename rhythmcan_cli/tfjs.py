@@ -1,11 +1,13 @@
 """``export-tfjs`` and ``models import``: stored generators <-> TF.js layers models.
 
 A stored generator already is a TF.js layers model in the Keras 2.3.1 dialect (see
-``layers.py``), so exporting rewrites it canonically (one float32 shard) next to a
-``rhythmcan.json`` that tells a player everything it needs (kind, genres in order, drum
-classes and pitches, z size and sigma, threshold). Importing reads a 2020 release model or
-one of our exports, checks that the numpy engine can run it, and saves it in the store.
-No TensorFlow here.
+``layers.py``), so exporting rewrites it canonically (one float32 shard) with what a player
+needs to know (kind, genres in id order, drum classes and pitches, z size and sigma,
+threshold, the Max for Live menu's genre slots) inside ``model.json`` itself, as
+``userDefinedMetadata.rhythmcan``: one JSON per folder, so the device's Load dialog can only
+pick the model. Older exports kept it in a ``rhythmcan.json`` beside; importing still reads
+that. Importing reads a 2020 release model or one of our exports, checks that the numpy
+engine can run it, and saves it in the store. No TensorFlow here.
 """
 
 from __future__ import annotations
@@ -15,13 +17,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
+from rhythmcan_cli.device import DEVICE_NONE, device_menu, device_slots, select_genres
 from rhythmcan_cli.engine import Generator
 from rhythmcan_cli.errors import DataError, ModelError, UsageError
 from rhythmcan_cli.grid import CLASS_NAMES, DEFAULT_THRESHOLD, N_CLASSES, OUTPUT_PITCHES, STEPS
-from rhythmcan_cli.layers import MODEL_JSON, SHARD_NAME, LayersModel, read_layers_model
+from rhythmcan_cli.layers import MODEL_JSON, LayersModel, read_layers_model
 from rhythmcan_cli.store import GENERATOR_JSON, ModelCard, StoredModel, open_model, save_model
 
+METADATA_KEY: Final = "rhythmcan"
+"""Key of rhythmcan's metadata in model.json's ``userDefinedMetadata``."""
 METADATA_FILE: Final = "rhythmcan.json"
+"""Where exports before format_version 2 kept the metadata (still read on import)."""
 METADATA_FORMAT: Final = "rhythmcan-generator"
 GENERATOR_KINDS: Final = ("gan", "cgan", "can")
 
@@ -36,18 +42,26 @@ def _generator_of(model: StoredModel) -> tuple[LayersModel, Generator]:
     return lm, Generator.from_layers_model(lm)
 
 
-def metadata(model: StoredModel, generator: Generator) -> dict[str, Any]:
-    """What a TF.js player needs to know about an exported generator (``rhythmcan.json``)."""
+def metadata(
+    model: StoredModel, generator: Generator, genres: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """What a TF.js player needs to know about an exported generator.
+
+    ``genres`` are the exported model's genres in id order (default: the card's); for a
+    conditional model ``device_menu`` says which genre each Max for Live menu item plays.
+    """
     from rhythmcan_cli import __version__
 
     card = model.card
-    return {
+    genre_list = list(card.genres if genres is None else genres)
+    conditional = generator.n_genres is not None
+    meta: dict[str, Any] = {
         "format": METADATA_FORMAT,
-        "format_version": 1,
+        "format_version": 2,
         "name": card.name,
         "kind": card.kind,
-        "inputs": ["z", "genre"] if generator.n_genres is not None else ["z"],
-        "genres": list(card.genres),
+        "inputs": ["z", "genre"] if conditional else ["z"],
+        "genres": genre_list,
         "n_genres": generator.n_genres,
         "class_names": list(card.class_names),
         "output_pitches": list(card.output_pitches),
@@ -61,30 +75,104 @@ def metadata(model: StoredModel, generator: Generator) -> dict[str, Any]:
         "attribution": card.attribution,
         "rhythmcan_version": __version__,
     }
+    if conditional:
+        meta["device_menu"] = device_menu(genre_list)
+    return meta
 
 
-def export_tfjs(model: StoredModel, out_dir: Path, *, force: bool = False) -> list[Path]:
-    """Write ``model.json``, the weight shard and ``rhythmcan.json`` into ``out_dir``.
+def export_files(
+    model: StoredModel, device_genres: Sequence[str] | None = None
+) -> tuple[dict[str, bytes], dict[str, Any]]:
+    """The export's files (``model.json`` with the metadata inside, the weight shard) and
+    the metadata.
 
-    Refuses (DataError naming the file) to overwrite existing files unless ``force``.
-    Returns the written paths.
+    ``device_genres`` (conditional models only; at most 7 of the model's genres) become
+    genre ids 0, 1, ... of the export, i.e. the Max for Live menu items Old Skool, DnB, ...
+    Without it a conditional export keeps the model's genre order.
+    """
+    lm, generator = _generator_of(model)
+    genres = list(model.card.genres)
+    if generator.n_genres is None:
+        if device_genres is not None:
+            raise UsageError(
+                f"--device-genres needs a conditional (cgan) model; {model.name!r} is "
+                f"{model.kind} and takes no genre"
+            )
+    elif device_genres is not None:
+        slots = device_slots(genres, device_genres)
+        lm = select_genres(lm, slots)
+        genres = [genres[i] for i in slots]
+        generator = Generator.from_layers_model(lm)
+    meta = metadata(model, generator, genres)
+    exported = LayersModel(
+        topology=lm.topology, weights=lm.weights, user_metadata={METADATA_KEY: meta}
+    )
+    return exported.to_files(), meta
+
+
+def menu_lines(meta: dict[str, Any]) -> list[str]:
+    """The Max for Live menu item -> genre table of an export's metadata, as text lines
+    (empty for a model without genre input)."""
+    rows = meta.get("device_menu")
+    if not isinstance(rows, list):
+        return []
+    width = max(len(str(row["item"])) for row in rows)
+    lines = ["Max for Live genre menu -> genre of this export:"]
+    for row in rows:
+        if row["item"] == DEVICE_NONE:
+            what = "stops the released device with a conditional model: do not pick it"
+        elif row["genre"] is None:
+            what = "(no genre: do not pick it)"
+        else:
+            what = str(row["genre"])
+        lines.append(f"  {str(row['item']).ljust(width)}  id {row['id']:>2}  {what}")
+    reached = {row["genre"] for row in rows}
+    missing = [g for g in meta.get("genres", []) if g not in reached]
+    if missing:
+        lines.append(
+            f"  not on the menu: {', '.join(missing)} (choose up to 7 with --device-genres)"
+        )
+    return lines
+
+
+def export_tfjs(
+    model: StoredModel,
+    out_dir: Path,
+    *,
+    force: bool = False,
+    device_genres: Sequence[str] | None = None,
+    web: bool = False,
+    tfjs_url: str | None = None,
+) -> list[Path]:
+    """Write ``model.json`` (metadata inside) and its weight shard into ``out_dir``, and with
+    ``web`` a page ``index.html`` beside them that loads TF.js from ``tfjs_url`` (default:
+    the CDN copy of the TF.js version the page is tested with).
+
+    ``device_genres``: see :func:`export_files`. Refuses (DataError naming the file) to
+    overwrite existing files, or to leave an older export's ``rhythmcan.json`` beside the
+    new model, unless ``force`` (which then removes it). Returns the written paths.
     """
     out_dir = Path(out_dir)
-    lm, generator = _generator_of(model)
-    files = lm.to_files()
-    meta = json.dumps(metadata(model, generator), indent=2, ensure_ascii=False) + "\n"
-    files[METADATA_FILE] = meta.encode("utf-8")
+    files, meta = export_files(model, device_genres)
+    if web:
+        from rhythmcan_cli.webpage import PAGE_NAME, web_page
+
+        files[PAGE_NAME] = web_page(meta, tfjs_url=tfjs_url)
+    elif tfjs_url is not None:
+        raise UsageError("--tfjs-url only matters with --web (the page loads TF.js from it)")
     if out_dir.exists() and not out_dir.is_dir():
         raise DataError(f"{out_dir} exists and is not a folder; choose another output folder")
     if not force:
-        for name in files:
+        for name in (*files, METADATA_FILE):
             if (out_dir / name).exists():
                 raise DataError(f"{out_dir / name} already exists; use --force to overwrite it")
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         written = []
+        # A stale rhythmcan.json would show in the device's Load dialog next to model.json.
+        (out_dir / METADATA_FILE).unlink(missing_ok=True)
         # Shard first, model.json last: a reader never sees a model.json without its weights.
-        for name in (SHARD_NAME, METADATA_FILE, MODEL_JSON):
+        for name in sorted(files, key=lambda name: name == MODEL_JSON):
             path = out_dir / name
             tmp = path.with_name(f".{name}.tmp")
             tmp.write_bytes(files[name])
@@ -96,8 +184,28 @@ def export_tfjs(model: StoredModel, out_dir: Path, *, force: bool = False) -> li
     return written
 
 
-def _read_metadata(folder: Path) -> dict[str, Any] | None:
-    """``rhythmcan.json`` beside an imported model.json, if there is a valid one."""
+def export_metadata(model_json: Path) -> dict[str, Any] | None:
+    """rhythmcan's metadata inside an exported ``model.json`` (None when it has none)."""
+    try:
+        data = json.loads(Path(model_json).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ModelError(f"cannot read {model_json}: {error}") from None
+    user = data.get("userDefinedMetadata") if isinstance(data, dict) else None
+    meta = user.get(METADATA_KEY) if isinstance(user, dict) else None
+    return meta if isinstance(meta, dict) else None
+
+
+def _read_metadata(lm: LayersModel, folder: Path) -> dict[str, Any] | None:
+    """rhythmcan's metadata of an imported model: inside model.json
+    (``userDefinedMetadata.rhythmcan``), else an older export's ``rhythmcan.json`` beside it."""
+    inside = lm.user_metadata.get(METADATA_KEY)
+    if inside is not None:
+        if not isinstance(inside, dict) or inside.get("format") != METADATA_FORMAT:
+            raise ModelError(
+                f"{folder / MODEL_JSON}: userDefinedMetadata.{METADATA_KEY} is not rhythmcan "
+                "export metadata"
+            )
+        return inside
     path = folder / METADATA_FILE
     if not path.is_file():
         return None
@@ -121,8 +229,9 @@ def import_model(
     """Check a TF.js layers model, rewrite it canonically and add it to the store as ``name``.
 
     ``kind`` defaults to ``cgan`` when the model has a genre input, else ``can``. Genres come
-    from a ``rhythmcan.json`` beside the file, else ``genres``, else ``genre_0..`` for
-    conditional models. Nothing is added to the store when any check fails.
+    from the metadata in model.json (or an older export's ``rhythmcan.json`` beside it), else
+    ``genres``, else ``genre_0..`` for conditional models. Nothing is added to the store
+    when any check fails.
     """
     from rhythmcan_cli.store import validate_name
 
@@ -137,7 +246,7 @@ def import_model(
             f"{model_json} outputs shape {list(generator.output_shape)}, a drum generator "
             f"outputs [{STEPS}, {N_CLASSES}]"
         )
-    meta = _read_metadata(model_json.parent) or {}
+    meta = _read_metadata(lm, model_json.parent) or {}
     conditional = generator.n_genres is not None
     if kind is None:
         kind = str(meta.get("kind") or ("cgan" if conditional else "can"))
@@ -175,6 +284,8 @@ def import_model(
         ),
         attribution=str(meta.get("attribution", "")),
     )
-    files = {f"generator/{rel}": payload for rel, payload in lm.to_files().items()}
+    # The store keeps the bare model: its metadata lives in the card.
+    bare = LayersModel(topology=lm.topology, weights=lm.weights)
+    files = {f"generator/{rel}": payload for rel, payload in bare.to_files().items()}
     save_model(name, card, files, force=force)
     return open_model(name)

@@ -21,7 +21,12 @@ from rhythmcan_cli.cli.app import app
 from rhythmcan_cli.engine import Generator
 from rhythmcan_cli.errors import DataError, ModelError, UsageError
 from rhythmcan_cli.layers import SHARD_NAME, read_layers_model, write_layers_model
-from rhythmcan_cli.tfjs import METADATA_FILE, export_tfjs, import_model
+from rhythmcan_cli.tfjs import (
+    METADATA_FILE,
+    export_metadata,
+    export_tfjs,
+    import_model,
+)
 from tests.conftest import ROOT
 from tests.helpers import generator_layers_model, make_stored_model
 
@@ -30,10 +35,11 @@ RUNNER = ROOT / "tests" / "tfjs" / "run_model.js"
 TOL = 1e-5
 
 
-def run_tfjs(
+def run_tfjs_full(
     version: str, model_json: Path, z: np.ndarray, genres: list[int] | None, tmp: Path
-) -> np.ndarray:
-    """Outputs of ``model_json`` in TF.js ``version`` (Node) for each z row (and genre id)."""
+) -> dict[str, Any]:
+    """What ``run_model.js`` reports: ``outputs`` for each z row (and genre id) and the
+    loaded model's ``metadata`` (getUserDefinedMetadata()), in TF.js ``version`` (Node)."""
     node = shutil.which("node")
     if node is None:
         pytest.skip("node is not installed (scripts/test installs nodejs)")
@@ -54,19 +60,34 @@ def run_tfjs(
     )
     assert done.returncode == 0, done.stderr[-2000:]
     line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT "))
-    result = json.loads(line[len("RESULT ") :])
+    result: dict[str, Any] = json.loads(line[len("RESULT ") :])
     assert result["version"] == version
+    return result
+
+
+def run_tfjs(
+    version: str, model_json: Path, z: np.ndarray, genres: list[int] | None, tmp: Path
+) -> np.ndarray:
+    """Outputs of ``model_json`` in TF.js ``version`` (Node) for each z row (and genre id)."""
+    result = run_tfjs_full(version, model_json, z, genres, tmp)
     return np.asarray(result["outputs"], dtype=np.float32)
 
 
 # ---------------------------------------------------------------- export
 
 
-def test_export_writes_the_model_and_its_metadata(tmp_path: Path) -> None:
+def test_export_writes_one_json_with_the_metadata_inside(tmp_path: Path) -> None:
     model = make_stored_model("cond", kind="cgan", genres=("funk", "rock", "jazz"))
     written = export_tfjs(model, tmp_path / "out")
-    assert sorted(p.name for p in written) == sorted([SHARD_NAME, METADATA_FILE, "model.json"])
-    meta = json.loads((tmp_path / "out" / METADATA_FILE).read_text())
+    assert [p.name for p in written] == [SHARD_NAME, "model.json"]  # model.json last
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
+        [SHARD_NAME, "model.json"]
+    )
+    meta = json.loads((tmp_path / "out" / "model.json").read_text())["userDefinedMetadata"][
+        "rhythmcan"
+    ]
+    assert meta == export_metadata(tmp_path / "out" / "model.json")
+    assert meta["format"] == "rhythmcan-generator" and meta["format_version"] == 2
     assert meta["kind"] == "cgan" and meta["genres"] == ["funk", "rock", "jazz"]
     assert meta["inputs"] == ["z", "genre"] and meta["n_genres"] == 3
     assert meta["z_dim"] == 8 and meta["steps"] == 32 and meta["output_shape"] == [32, 9]
@@ -90,7 +111,17 @@ def test_export_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
     (tmp_path / "model.json").unlink()
     with pytest.raises(DataError, match=rf"{SHARD_NAME} already exists"):
         export_tfjs(model, tmp_path)
-    assert len(export_tfjs(model, tmp_path, force=True)) == 3
+    assert len(export_tfjs(model, tmp_path, force=True)) == 2
+
+
+def test_export_replaces_an_old_exports_metadata_file_only_with_force(tmp_path: Path) -> None:
+    """The device's Load dialog lists every .json: an old rhythmcan.json must not stay."""
+    model = make_stored_model("plain")
+    (tmp_path / METADATA_FILE).write_text("{}")
+    with pytest.raises(DataError, match=r"rhythmcan\.json already exists; use --force"):
+        export_tfjs(model, tmp_path)
+    export_tfjs(model, tmp_path, force=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([SHARD_NAME, "model.json"])
 
 
 def test_export_of_a_model_without_generator_is_a_model_error(tmp_path: Path) -> None:
@@ -129,6 +160,34 @@ def test_export_then_import_keeps_kind_genres_and_outputs(tmp_path: Path) -> Non
         imported.generator().generate(z, genres=[1, 0, 1, 0]),
         original.generator().generate(z, genres=[1, 0, 1, 0]),
     )
+
+
+def test_the_old_layout_with_rhythmcan_json_beside_still_imports(tmp_path: Path) -> None:
+    original = make_stored_model("orig", kind="cgan", genres=("a", "b", "c"), seed=2)
+    export_tfjs(original, tmp_path)
+    meta = export_metadata(tmp_path / "model.json")
+    assert meta is not None
+    # Rewrite as a pre-0.2 export: bare model.json, the metadata in rhythmcan.json.
+    write_layers_model(read_layers_model(original.path / "generator" / "model.json"), tmp_path)
+    assert export_metadata(tmp_path / "model.json") is None
+    (tmp_path / METADATA_FILE).write_text(json.dumps({**meta, "format_version": 1}))
+    imported = import_model(tmp_path / "model.json", name="old")
+    assert imported.kind == "cgan" and imported.card.genres == ["a", "b", "c"]
+    assert imported.card.z_sigma_sample == original.card.z_sigma_sample
+    # The metadata is not copied into the store's model.json: the card holds it.
+    stored = json.loads((imported.path / "generator" / "model.json").read_text())
+    assert "userDefinedMetadata" not in stored
+
+
+def test_import_refuses_foreign_metadata_inside_model_json(tmp_path: Path) -> None:
+    lm = generator_layers_model()
+    lm.user_metadata = {"rhythmcan": {"format": "something-else"}}
+    write_layers_model(lm, tmp_path)
+    with pytest.raises(ModelError, match=r"userDefinedMetadata\.rhythmcan is not rhythmcan"):
+        import_model(tmp_path, name="x")
+    lm.user_metadata = {"other-tool": {"anything": 1}}
+    write_layers_model(lm, tmp_path)
+    assert import_model(tmp_path, name="x").kind == "can"
 
 
 def test_import_infers_kind_and_default_genre_names(tmp_path: Path) -> None:
@@ -222,9 +281,11 @@ def test_exports_run_in_tfjs_like_the_numpy_engine(tmp_path: Path, version: str,
     export_tfjs(model, tmp_path / "export")
     z = np.random.default_rng(4).normal(size=(3, 8)).astype(np.float32)
     genres = [2, 0, 1] if kind == "cgan" else None
-    theirs = run_tfjs(version, tmp_path / "export" / "model.json", z, genres, tmp_path)
+    result = run_tfjs_full(version, tmp_path / "export" / "model.json", z, genres, tmp_path)
     ours = model.generator().generate(z, genres, clip=False)
-    np.testing.assert_allclose(theirs, ours, atol=TOL, rtol=0)
+    np.testing.assert_allclose(np.asarray(result["outputs"]), ours, atol=TOL, rtol=0)
+    # The metadata inside model.json loads with the model; TF.js hands it back untouched.
+    assert result["metadata"]["rhythmcan"] == export_metadata(tmp_path / "export" / "model.json")
 
 
 @pytest.mark.parametrize("version", TFJS_VERSIONS)

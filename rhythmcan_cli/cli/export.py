@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -15,25 +15,68 @@ def export_tfjs(
     model: ModelName,
     out_dir: Annotated[
         Path,
-        typer.Argument(help="Folder to write model.json, its weights and rhythmcan.json into."),
+        typer.Argument(help="Folder to write model.json and its weights into."),
     ],
+    device_genres: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--device-genres",
+            help="Conditional models: up to 7 genres, comma-separated, for the Max for Live "
+            "device's menu items Old Skool, DnB, Jungle, House, Breakbeat, Garage, Techno "
+            "(in that order), e.g. rock,funk,hiphop.",
+            show_default=False,
+        ),
+    ] = None,
+    web: Annotated[
+        bool,
+        typer.Option(
+            "--web", help="Also write index.html: a page that generates, plays and saves MIDI."
+        ),
+    ] = False,
+    tfjs_url: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--tfjs-url",
+            help="Where the --web page loads TF.js from (a URL, or e.g. tf.min.js for a copy "
+            "beside the page, to work offline). Default: the CDN copy of TF.js 4.22.0.",
+            show_default=False,
+        ),
+    ] = None,
     force: Force = False,
     quiet: Quiet = False,
 ) -> None:
     """Export a model for TF.js (the Max for Live device and web pages).
 
-    Writes model.json + group1-shard1of1.bin (a TF.js layers model that TF.js 1.5 and 4.x
-    load) and rhythmcan.json (kind, genres, drum classes, z size, threshold).
+    Writes model.json (a TF.js layers model that TF.js 1.5 and 4.x load, with rhythmcan's
+    metadata inside: kind, genres, drum classes, z size, threshold) and
+    group1-shard1of1.bin. For a conditional model it prints which genre each item of the
+    Max for Live device's genre menu plays. Example:
+    'rhythmcan export-tfjs default-cgan web/ --web --device-genres rock,funk,hiphop'.
     """
 
-    def action() -> list[Path]:
+    def action() -> tuple[list[Path], dict[str, Any] | None]:
         from rhythmcan_cli.store import open_model
+        from rhythmcan_cli.tfjs import export_metadata
         from rhythmcan_cli.tfjs import export_tfjs as export
 
-        return export(open_model(model), out_dir, force=force)
+        chosen = None if device_genres is None else device_genres.split(",")
+        written = export(
+            open_model(model),
+            out_dir,
+            force=force,
+            device_genres=chosen,
+            web=web,
+            tfjs_url=tfjs_url,
+        )
+        return written, export_metadata(out_dir / "model.json")
 
-    written = run(action)
+    written, meta = run(action)
     for path in written:
         out.print(str(path), highlight=False, soft_wrap=True)
-    if not quiet:
-        err.print(f"exported {model} for TF.js into {out_dir}", highlight=False)
+    if quiet:
+        return
+    from rhythmcan_cli.tfjs import menu_lines
+
+    for line in menu_lines(meta or {}):
+        err.print(line, highlight=False, markup=False, soft_wrap=True)
+    err.print(f"exported {model} for TF.js into {out_dir}", highlight=False)

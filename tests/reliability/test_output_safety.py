@@ -89,13 +89,13 @@ def test_export_tfjs_never_overwrites_without_force(tmp_path: Path) -> None:
     make_stored_model("m")
     out = tmp_path / "web"
     out.mkdir()
-    (out / "rhythmcan.json").write_text("mine")  # just one of the three names
+    (out / "group1-shard1of1.bin").write_text("mine")  # just one of the two names
     code, _, err = invoke("export-tfjs", "m", str(out))
-    assert code == 1 and "rhythmcan.json" in one_error_line(err) and "--force" in err
-    assert snapshot(out) == {"rhythmcan.json": b"mine"}
+    assert code == 1 and "group1-shard1of1.bin" in one_error_line(err) and "--force" in err
+    assert snapshot(out) == {"group1-shard1of1.bin": b"mine"}
     code, _, err = invoke("export-tfjs", "m", str(out), "--force")
     assert code == 0, err
-    assert sorted(snapshot(out)) == ["group1-shard1of1.bin", "model.json", "rhythmcan.json"]
+    assert sorted(snapshot(out)) == ["group1-shard1of1.bin", "model.json"]
 
 
 def test_forced_export_replaces_a_symlink_not_its_target(tmp_path: Path) -> None:

@@ -3,8 +3,9 @@
 // Usage: node run_model.js TFJS_DIR MODEL_JSON INPUTS_JSON
 //   TFJS_DIR     folder whose node_modules holds @tensorflow/tfjs (e.g. .tfjs/1.5.2)
 //   INPUTS_JSON  {"z": [[...], ...], "genres": [g0, g1, ...] (optional)}
-// Prints one line "RESULT {"version": ..., "outputs": [[[...]]]}" on stdout (TF.js 1.x may
-// print a banner on stdout too; readers take the RESULT line).
+// Prints one line "RESULT {"version": ..., "outputs": [[[...]]], "metadata": ...}" on stdout
+// (TF.js 1.x may print a banner on stdout too; readers take the RESULT line); "metadata" is
+// what the loaded model's getUserDefinedMetadata() returns (model.json's userDefinedMetadata).
 //
 // Pure @tensorflow/tfjs has no file:// handler in Node, so a small IOHandler reads
 // model.json and its weight shards with fs. Conditional models get each genre id the way
@@ -40,6 +41,7 @@ function fileHandler(jsonPath) {
         format: model.format,
         generatedBy: model.generatedBy,
         convertedBy: model.convertedBy,
+        userDefinedMetadata: model.userDefinedMetadata,
       };
     },
   };
@@ -63,7 +65,12 @@ async function main() {
     y.dispose();
     z.dispose();
   }
-  const result = JSON.stringify({ version: tf.version.tfjs, outputs: outputs });
+  const metadata = model.getUserDefinedMetadata ? model.getUserDefinedMetadata() : null;
+  const result = JSON.stringify({
+    version: tf.version.tfjs,
+    outputs: outputs,
+    metadata: metadata === undefined ? null : metadata,
+  });
   process.stdout.write('\nRESULT ' + result + '\n');
 }
 
