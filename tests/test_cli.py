@@ -67,3 +67,49 @@ def test_a_short_option_means_one_thing_in_every_command() -> None:
     assert meanings.get("-n", {"--count"}) <= {"--count", "n"}
     ambiguous = {short: longs for short, longs in meanings.items() if len(longs) > 1}
     assert ambiguous == {} or set(ambiguous) <= {"-n"}, ambiguous
+
+
+def _commands(command: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found = [path]
+    for name, sub in (getattr(command, "commands", None) or {}).items():
+        found += _commands(sub, (*path, name))
+    return found
+
+
+def test_usage_errors_are_one_line_and_exit_2() -> None:
+    """The README promises one line per error: no usage block, no boxed panel."""
+    for args in (
+        ["sample", "--bogus"],
+        ["sample", "-n", "many"],
+        ["train"],
+        ["models", "show"],
+        ["no-such-command"],
+    ):
+        result = runner.invoke(app, args, env={"COLUMNS": "80"})
+        assert result.exit_code == 2, args
+        lines = result.stderr.splitlines()
+        assert len(lines) == 1, (args, result.stderr)
+        assert lines[0].startswith("error: ") and "-h'" in lines[0]
+        assert result.stdout == ""
+    done = subprocess.run(
+        [sys.executable, "-m", "rhythmcan_cli", "sample", "--no-such-flag"],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(COLUMNS="80"),
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        "error: No such option: --no-such-flag (see 'python -m rhythmcan_cli sample -h')"
+    ]
+
+
+def test_help_shows_no_bool_metavar_for_flags() -> None:
+    """Flags take no value, so --help must not label them <bool>."""
+    import typer.main
+
+    for path in _commands(typer.main.get_command(app)):
+        result = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "100"})
+        assert result.exit_code == 0, path
+        assert "--help" in result.output
+        assert "<bool>" not in result.output, path

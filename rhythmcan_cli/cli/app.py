@@ -8,9 +8,11 @@ import typer
 
 from rhythmcan_cli.cli import data, evaluate, export, models, play, sample, train
 from rhythmcan_cli.cli.console import out
+from rhythmcan_cli.cli.usage import RhythmcanGroup
 
 app = typer.Typer(
     name="rhythmcan",
+    cls=RhythmcanGroup,
     help=(
         "Train GANs on drum patterns and generate new rhythms.\n\n"
         "Start with 'rhythmcan sample --genre-ambiguous --play': a 2-bar drum pattern that "
