@@ -37,6 +37,7 @@ SUPPORTED_LAYERS: Final = (
     "Embedding",
     "Flatten",
     "Multiply",
+    "Concatenate",
     "Activation",
 )
 _CHUNK: Final = 4096
@@ -386,7 +387,7 @@ def _compile(lm: LayersModel) -> Generator:
         else:
             if not sources:
                 raise ModelError(f"layer {name} ({kind}) has no inbound layer")
-            if kind != "Multiply" and len(sources) != 1:
+            if kind not in ("Multiply", "Concatenate") and len(sources) != 1:
                 raise ModelError(f"layer {name} ({kind}) takes one input, got {len(sources)}")
             shape, fn = _layer(name, kind, cfg, in_shapes, weights)
             if kind == "Embedding":
@@ -516,6 +517,25 @@ def _layer(
             return out
 
         return shape, multiply
+    if kind == "Concatenate":
+        axis = int(cfg.get("axis", -1))
+        ranks = {len(s) for s in in_shapes}
+        if len(in_shapes) < 2 or len(ranks) != 1 or axis not in (-1, len(shape)):
+            raise ModelError(
+                f"concatenate {name} joins inputs of one rank on the last axis, got "
+                f"{[list(s) for s in in_shapes]} on axis {axis}"
+            )
+        if any(s[:-1] != shape[:-1] for s in in_shapes):
+            raise ModelError(
+                f"concatenate {name} needs inputs that differ only in the last axis, got "
+                f"{[list(s) for s in in_shapes]}"
+            )
+
+        def concatenate(args: Sequence[FloatArray]) -> FloatArray:
+            out: FloatArray = np.concatenate(args, axis=-1)
+            return out
+
+        return (*shape[:-1], sum(s[-1] for s in in_shapes)), concatenate
     if kind == "LSTM":
         if cfg.get("go_backwards") or cfg.get("stateful") or cfg.get("return_state"):
             raise ModelError(

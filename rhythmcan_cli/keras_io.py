@@ -122,6 +122,8 @@ def _config_2_3_1(class_name: str, name: str, cfg: dict[str, Any]) -> dict[str, 
         return {**base, "data_format": "channels_last"}
     if class_name == "Multiply":
         return base
+    if class_name == "Concatenate":
+        return {**base, "axis": int(cfg.get("axis", -1))}
     if class_name == "Activation":
         return {**base, "activation": _activation_name(cfg.get("activation"))}
     raise ModelError(f"layer {name} ({class_name}) is not supported")  # pragma: no cover

@@ -5,8 +5,8 @@ explicit, stable name: stored generators are exported layer by layer (``keras_io
 read back by the numpy engine, and checkpoints are matched by name on resume.
 
 The generator uses only layers the numpy engine supports (InputLayer, Dense, LeakyReLU,
-BatchNormalization, Reshape, Dropout, LSTM, Embedding, Flatten, Multiply) and always ends
-in a sigmoid LSTM, so its output is in [0, 1] like the velocities it is trained on.
+BatchNormalization, Reshape, Dropout, LSTM, Embedding, Flatten, Multiply, Concatenate) and
+always ends in a sigmoid LSTM, so its output is in [0, 1] like the velocities it is trained on.
 
 Keras is imported inside the builders: importing this module stays cheap.
 """
@@ -28,6 +28,13 @@ BN_MOMENTUM = 0.9
 BN_EPSILON = 1e-3
 GENERATOR_OUTPUT = "pattern"
 """Name of the generator's last layer (its output)."""
+CONDITIONINGS = ("multiply", "concat")
+"""How a conditional generator takes its genre: ``multiply`` (the 2019 notebook: z times an
+``Embedding(K, z_dim)`` at Keras' default init) or ``concat`` (an ``Embedding(K, genre_dim)``
+at unit scale concatenated with z: the genre adds directions to G's input instead of only
+rescaling z, which at the default init shrank G's input ~35x; method.md section 11)."""
+GENRE_DIM = 16
+"""Width of the ``concat`` genre embedding."""
 
 
 def _check_sizes(
@@ -56,12 +63,17 @@ def build_generator(
     lstm_units: int = 128,
     dropout: float = 0.1,
     name: str = "generator",
+    conditioning: str = "multiply",
+    genre_dim: int = GENRE_DIM,
 ) -> keras.Model:
-    """The generator: z (or z times a genre embedding) -> dense trunk -> LSTMs -> (32, 9) in [0, 1].
+    """The generator: z (and a genre embedding) -> dense trunk -> LSTMs -> (32, 9) in [0, 1].
 
     With ``n_genres`` the model is conditional: inputs ``[z, genre]`` where ``genre`` has
-    shape ``(1,)`` int; ``Embedding(K, z_dim) -> Flatten`` is multiplied with z.
-    Default sizes give the paper's 802,152 parameters (unconditional).
+    shape ``(1,)`` int. ``conditioning="multiply"``: ``Embedding(K, z_dim) -> Flatten`` is
+    multiplied with z (the paper's notebook); ``"concat"``: ``Embedding(K, genre_dim)`` drawn
+    from N(0, 1) is concatenated with z (see ``CONDITIONINGS``). Both layers are named
+    ``genre_embedding`` / ``genre_flatten`` / ``z_genre``, and genre blends stay linear in the
+    embedding rows. Default sizes give the paper's 802,152 parameters (unconditional).
     """
     import keras
     from keras import layers
@@ -69,15 +81,31 @@ def build_generator(
     if z_dim < 1:
         raise UsageError(f"z dimension must be positive, got {z_dim}")
     _check_sizes(n_genres, dense, lstm_units, dropout)
+    if conditioning not in CONDITIONINGS:
+        raise UsageError(
+            f"conditioning must be one of {', '.join(CONDITIONINGS)}, got {conditioning!r}"
+        )
+    if genre_dim < 1:
+        raise UsageError(f"the genre embedding size must be positive, got {genre_dim}")
     z = keras.Input(shape=(z_dim,), name="z")
     inputs: list[keras.KerasTensor] = [z]
     h = z
     if n_genres is not None:
         genre = keras.Input(shape=(1,), dtype="int32", name="genre")
         inputs.append(genre)
-        embedded = layers.Embedding(n_genres, z_dim, name="genre_embedding")(genre)
-        embedded = layers.Flatten(name="genre_flatten")(embedded)
-        h = layers.Multiply(name="z_genre")([z, embedded])
+        if conditioning == "concat":
+            embedded = layers.Embedding(
+                n_genres,
+                genre_dim,
+                embeddings_initializer=keras.initializers.RandomNormal(stddev=1.0),
+                name="genre_embedding",
+            )(genre)
+            embedded = layers.Flatten(name="genre_flatten")(embedded)
+            h = layers.Concatenate(name="z_genre")([z, embedded])
+        else:
+            embedded = layers.Embedding(n_genres, z_dim, name="genre_embedding")(genre)
+            embedded = layers.Flatten(name="genre_flatten")(embedded)
+            h = layers.Multiply(name="z_genre")([z, embedded])
     for i, units in enumerate(dense, start=1):
         h = layers.Dense(units, name=f"dense_{i}")(h)
         h = layers.LeakyReLU(negative_slope=0.2, name=f"leaky_re_lu_{i}")(h)

@@ -41,10 +41,13 @@ def generator_layers_model(
     last_activation: str = "sigmoid",
     recurrent_activation: str = "sigmoid",
     final_leaky: float | None = None,
+    conditioning: str = "multiply",
+    genre_dim: int = 4,
 ) -> LayersModel:
     """The generator as a LayersModel (2.3.1 dialect) with random weights from ``seed``.
 
-    ``last_activation="tanh", final_leaky=0.3`` gives the 2020 conditional model's ending.
+    ``last_activation="tanh", final_leaky=0.3`` gives the 2020 conditional model's ending;
+    ``conditioning="concat"`` concatenates a ``genre_dim`` embedding with z (the AC recipe).
     """
     rng = np.random.default_rng(seed)
     layers: list[dict[str, Any]] = []
@@ -58,7 +61,25 @@ def generator_layers_model(
     layers.append(_input("z", [None, z_dim], "float32"))
     inputs = [["z", 0, 0]]
     h = "z"
-    if n_genres is not None:
+    width = z_dim
+    if n_genres is not None and conditioning == "concat":
+        layers.append(_input("genre", [None, 1], "int32"))
+        inputs.append(["genre", 0, 0])
+        layers.append(
+            _layer(
+                "genre_embedding",
+                "Embedding",
+                {"input_dim": n_genres, "output_dim": genre_dim, "mask_zero": False},
+                "genre",
+            )
+        )
+        w("genre_embedding/embeddings", n_genres, genre_dim, scale=1.0)
+        layers.append(
+            _layer("genre_flatten", "Flatten", {"data_format": "channels_last"}, "genre_embedding")
+        )
+        layers.append(_layer("z_genre", "Concatenate", {"axis": -1}, "z", "genre_flatten"))
+        h, width = "z_genre", z_dim + genre_dim
+    elif n_genres is not None:
         layers.append(_input("genre", [None, 1], "int32"))
         inputs.append(["genre", 0, 0])
         layers.append(
@@ -75,7 +96,6 @@ def generator_layers_model(
         )
         layers.append(_layer("z_genre", "Multiply", {}, "z", "genre_flatten"))
         h = "z_genre"
-    width = z_dim
     for i, units in enumerate(dense, start=1):
         d, a, b = f"dense_{i}", f"leaky_re_lu_{i}", f"batch_normalization_{i}"
         layers.append(

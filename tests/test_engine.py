@@ -57,15 +57,25 @@ def _randomise(model: Any, seed: int) -> None:
             layer.set_weights([v.astype(np.float32) for v in values])
 
 
-@pytest.mark.parametrize(("n_genres", "tiny"), [(None, True), (4, True), (None, False), (5, False)])
+@pytest.mark.parametrize(
+    ("n_genres", "tiny", "conditioning"),
+    [
+        (None, True, "multiply"),
+        (4, True, "multiply"),
+        (4, True, "concat"),
+        (None, False, "multiply"),
+        (5, False, "multiply"),
+        (5, False, "concat"),
+    ],
+)
 def test_engine_equals_keras_for_trainable_generators(
-    keras: Any, n_genres: int | None, tiny: bool
+    keras: Any, n_genres: int | None, tiny: bool, conditioning: str
 ) -> None:
     from rhythmcan_cli.keras_io import to_layers_model
     from rhythmcan_cli.models import build_generator
 
     sizes: dict[str, Any] = {"z_dim": 8, "dense": (16, 64), "lstm_units": 8} if tiny else {}
-    model = build_generator(n_genres=n_genres, **sizes)
+    model = build_generator(n_genres=n_genres, conditioning=conditioning, **sizes)
     _randomise(model, seed=7)
     gen = Generator.from_layers_model(to_layers_model(model))
     rng = np.random.default_rng(0)
@@ -80,7 +90,12 @@ def test_engine_equals_keras_for_trainable_generators(
 
 @pytest.mark.parametrize(
     ("n_genres", "ending"),
-    [(None, {}), (3, {}), (3, {"last_activation": "tanh", "final_leaky": 0.3})],
+    [
+        (None, {}),
+        (3, {}),
+        (3, {"last_activation": "tanh", "final_leaky": 0.3}),
+        (3, {"conditioning": "concat", "genre_dim": 5}),
+    ],
 )
 def test_engine_equals_keras_for_files_written_without_tensorflow(
     keras: Any, n_genres: int | None, ending: dict[str, Any]

@@ -37,6 +37,23 @@ def test_conditional_generator_takes_z_and_genre_and_ends_in_sigmoid() -> None:
     assert not np.allclose(out[:2], other[:2])
 
 
+def test_concat_conditioning_feeds_z_and_a_unit_scale_genre_embedding() -> None:
+    g = models.build_generator(
+        z_dim=12, n_genres=3, dense=(16, 32), lstm_units=8, conditioning="concat", genre_dim=5
+    )
+    assert {type(layer).__name__ for layer in g.layers} <= ENGINE_LAYERS
+    assert type(g.get_layer("z_genre")).__name__ == "Concatenate"
+    assert g.get_layer("dense_1").kernel.shape == (12 + 5, 16)
+    table = np.asarray(g.get_layer("genre_embedding").embeddings)
+    assert table.shape == (3, 5) and 0.4 < float(table.std()) < 2.0  # unit scale, not +-0.05
+    z = np.random.default_rng(0).normal(size=(4, 12)).astype(np.float32)
+    a = np.asarray(g([z, np.zeros((4, 1), np.int32)], training=False))
+    b = np.asarray(g([z, np.full((4, 1), 2, np.int32)], training=False))
+    assert not np.allclose(a, b)
+    with pytest.raises(UsageError):
+        models.build_generator(n_genres=3, conditioning="add")
+
+
 def test_discriminators_shapes() -> None:
     x = np.zeros((4, 32, 9), np.float32)
     d = models.build_discriminator(lstm_units=4, dense_units=8)

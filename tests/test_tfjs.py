@@ -295,8 +295,10 @@ def test_exports_run_in_tfjs_like_the_numpy_engine(tmp_path: Path, version: str,
         {"recurrent_activation": "hard_sigmoid"},
         # The 2020 conditional model's ending: LSTM 9 tanh + LeakyReLU 0.3.
         {"n_genres": 3, "last_activation": "tanh", "final_leaky": 0.3},
+        # The AC recipe's conditional generator: a genre embedding concatenated with z.
+        {"n_genres": 3, "conditioning": "concat", "genre_dim": 4},
     ],
-    ids=["hard-sigmoid", "cgan-2020-ending"],
+    ids=["hard-sigmoid", "cgan-2020-ending", "cgan-concat"],
 )
 def test_other_generator_variants_match_tfjs(
     tmp_path: Path, version: str, variant: dict[str, Any]
