@@ -35,6 +35,8 @@ from rhythmcan_cli import descriptors, distance
 from rhythmcan_cli.errors import DataError, ModelError
 from rhythmcan_cli.grid import EVAL_THRESHOLD, N_CLASSES, STEPS, check_batch
 from rhythmcan_cli.progress import ProgressCallback, report
+from rhythmcan_cli.texture import TextureStats
+from rhythmcan_cli.texture import compare as compare_texture
 
 if TYPE_CHECKING:
     from rhythmcan_cli.dataset import Dataset
@@ -53,6 +55,7 @@ REFERENCE_NOVELTY: Final = 300
 GENERATED: Final = "generated"
 BASELINE_INSTRUMENT: Final = "random: per-instrument counts"
 BASELINE_TOTAL: Final = "random: total count"
+HELD_OUT: Final = "held-out real"
 
 
 class GenreClassifier(Protocol):
@@ -187,6 +190,8 @@ class EvaluationReport:
     plausibility: Plausibility
     ambiguity: Ambiguity | None
     notes: list[str] = field(default_factory=list)
+    texture: dict[str, TextureStats] = field(default_factory=dict)
+    """Texture of every set (``rhythmcan_cli.texture``): generated, held-out real, baselines."""
     generated_descriptors: npt.NDArray[np.float64] = field(
         repr=False, default_factory=lambda: np.zeros((0, len(descriptors.DESCRIPTOR_NAMES)))
     )
@@ -611,6 +616,18 @@ def evaluate(
     ]
 
     held_all = _subsample(held.x, len(generated), rng)
+    report(progress, "texture", 0, 1)
+    textures = compare_texture(
+        {
+            GENERATED: generated,
+            HELD_OUT: held_all,
+            BASELINE_INSTRUMENT: base1,
+            BASELINE_TOTAL: base2,
+        },
+        real=HELD_OUT,
+        threshold=threshold,
+    )
+    report(progress, "texture", 1, 1)
     near_gen, _ = distance.nearest_distances(
         generated, train.x, threshold=threshold, progress=progress
     )
@@ -683,6 +700,7 @@ def evaluate(
         plausibility=plausibility,
         ambiguity=ambiguity,
         notes=notes,
+        texture=textures,
         generated_descriptors=descriptors.describe(generated, threshold=threshold),
         real_descriptors=descriptors.describe(held_all, threshold=threshold),
     )

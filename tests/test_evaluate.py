@@ -223,6 +223,10 @@ def test_cli_end_to_end(tmp_path: Path) -> None:
     report = json.loads(result.stdout)
     assert report["n"] == 20 and report["genres"] == list(GENRES)
     assert report["table"][0]["name"] == "generated"
+    texture = report["texture"]
+    assert list(texture) == ["generated", "held-out real", BASELINE_INSTRUMENT, BASELINE_TOTAL]
+    assert texture["held-out real"]["density_ratio"]["kick"] == 1.0
+    assert texture["generated"]["n"] == 20
 
     generated = tmp_path / "gen"
     write_midi(genre_patterns(0, 5, np.random.default_rng(9)), generated / "x.mid")
@@ -245,6 +249,7 @@ def test_cli_end_to_end(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "Mean OSA distance" in result.stdout
+    assert "Texture" in result.stdout and "rolling drums" in result.stdout
     assert json.loads(out_json.read_text())["source_kind"] == "midi"
     assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
 
@@ -352,3 +357,19 @@ def test_held_out_files_are_the_models_own_validation_files() -> None:
     other = dc_replace(own, card=dc_replace(card, data_fingerprint="elsewhere"))
     assert _held_out_plan(other, data, 3, None)[:2] == (3, 0.1)
     assert _held_out_plan(own, data, 3, 0.2)[:2] == (3, 0.2)
+
+
+def test_texture_section_sees_a_set_of_rolls() -> None:
+    data = synthetic_dataset()
+    rolls = np.zeros((30, 32, 9), np.float32)
+    rolls[:, 8:24, 5] = 0.8  # a flat 16-step mid-tom roll, the same grid 30 times
+    report = evaluate(GeneratedSet("rolls", rolls), data, seed=0, classifier=False)
+    generated, real = report.texture[GENERATED], report.texture["held-out real"]
+    assert generated.roll_share == 1.0 and generated.roll_drums == {"mid_tom": 1.0}
+    assert generated.median_longest_run == 16
+    assert generated.distinct_grids == 1 and generated.top_grid_share == 1.0
+    assert generated.run_velocity_change == 0.0
+    assert generated.kick_downbeats == 0.0
+    assert "kick" in generated.flagged  # no kick at all: 0x the held-out kicks
+    assert real.distinct_grids > 1
+    json.dumps(report.to_dict(), allow_nan=False)

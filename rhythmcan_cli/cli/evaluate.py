@@ -56,6 +56,7 @@ def _render(report: EvaluationReport) -> None:
     """Rich tables of the report on stdout."""
     from rich.table import Table
 
+    from rhythmcan_cli.cli.evaluate_tables import render_texture
     from rhythmcan_cli.evaluate import BASELINE_INSTRUMENT, BASELINE_TOTAL, GENERATED
 
     genres = report.genres
@@ -126,6 +127,7 @@ def _render(report: EvaluationReport) -> None:
             f"{stats.near_rate:.1%}",
         )
     out.print(novelty)
+    render_texture(report)
 
     if report.ambiguity is not None:
         amb = report.ambiguity
