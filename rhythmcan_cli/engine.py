@@ -215,8 +215,18 @@ class Generator:
 
     @classmethod
     def from_layers_model(cls, lm: LayersModel) -> Generator:
-        """Compile ``lm``'s layer graph into numpy steps; ModelError names what does not fit."""
-        return _compile(lm)
+        """Compile ``lm``'s layer graph into numpy steps; ModelError names what does not fit.
+
+        The file is untrusted data: a config value of the wrong type or a missing key
+        (``"units": "abc"``, a layer without ``units``) is a ModelError, never a traceback.
+        """
+        try:
+            return _compile(lm)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as error:
+            raise ModelError(
+                f"model.json has a layer configuration rhythmcan cannot read "
+                f"({type(error).__name__}: {str(error)[:120]})"
+            ) from None
 
     def forward(self, z: FloatArray, genre_rows: FloatArray | None) -> FloatArray:
         """Run the compiled steps on a z batch and (conditional) embedding rows (N, D)."""

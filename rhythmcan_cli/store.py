@@ -26,8 +26,6 @@ import json
 import os
 import re
 import secrets
-import shutil
-import stat
 import sys
 import time
 from collections.abc import Iterator, Mapping
@@ -36,12 +34,21 @@ from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
-from rhythmcan_cli.atomic import pid_alive
+from rhythmcan_cli.atomic import atomic_write, pid_alive
 from rhythmcan_cli.errors import ModelError, StoreError
 from rhythmcan_cli.grid import CLASS_NAMES, DEFAULT_THRESHOLD, OUTPUT_PITCHES, STEPS
+from rhythmcan_cli.model_files import (
+    UnsafeFileError,
+    parse_json,
+    read_inside,
+    remove_tree,
+    sha256_inside,
+    walk_tree,
+)
 
 if TYPE_CHECKING:
     from rhythmcan_cli.engine import Generator
+    from rhythmcan_cli.layers import FileReader, LayersModel
 
 KINDS: Final[tuple[str, ...]] = ("gan", "cgan", "can", "classifier")
 """Model kinds a card may declare."""
@@ -308,22 +315,22 @@ class StoredModel:
                 f"model {self.name!r} ({self.kind}) has no generator: it cannot generate patterns"
             )
         from rhythmcan_cli.engine import Generator
+
+        return Generator.from_layers_model(self.layers_model())
+
+    def layers_model(self) -> LayersModel:
+        """The generator's files as a LayersModel, every byte checked against the card.
+
+        Each file is verified as it is read, so a file changed after open_model (a
+        concurrent 'models rm' or --force save) cannot slip through, and model.json cannot
+        make rhythmcan read a file the card does not list.
+        """
+        if GENERATOR_JSON not in self.card.files:
+            raise ModelError(f"model {self.name!r} ({self.kind}) has no generator")
         from rhythmcan_cli.layers import read_layers_model
 
-        try:
-            layers_model = read_layers_model(self.path / GENERATOR_JSON)
-        except FileNotFoundError as error:
-            raise ModelError(
-                f"model {self.name!r} vanished while loading (removed by another command?)"
-            ) from error
-        except OSError as error:
-            raise ModelError(
-                f"cannot read model {self.name!r}: {error.strerror or error}"
-            ) from error
-        # The files were verified when the model was opened; check again that what was
-        # just read is still that (a concurrent 'models rm' or --force save could intervene).
-        self.verify(prefix="generator/")
-        return Generator.from_layers_model(layers_model)
+        reader = _verified_reader(self.path, self.card, self.name, GENERATOR_JSON.split("/")[0])
+        return read_layers_model(self.path / GENERATOR_JSON, reader=reader)
 
     def verify(self, prefix: str = "") -> None:
         """Re-check the checksums of the files under ``prefix`` (all by default)."""
@@ -348,97 +355,56 @@ class StoreListing:
     broken: list[BrokenModel]
 
 
-class _NotRegularFile(Exception):
-    """A model file that is a device, pipe, socket or folder (what it is in ``args[0]``)."""
-
-
-def _file_kind(mode: int) -> str:
-    if stat.S_ISDIR(mode):
-        return "a folder"
-    if stat.S_ISFIFO(mode):
-        return "a pipe (FIFO)"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    return "not a regular file"
-
-
-def _sha256_file(path: Path) -> str:
-    """sha256 of a regular file (a symlink is followed); _NotRegularFile for anything else.
-
-    Reading a device (/dev/zero) or a FIFO would never end: the type is checked before the
-    file is opened and again on the open handle (non-blocking, so a FIFO cannot stall it).
-    """
-    mode = path.stat().st_mode
-    if not stat.S_ISREG(mode):
-        raise _NotRegularFile(_file_kind(mode))
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
-    flags |= getattr(os, "O_BINARY", 0)
-    fd = os.open(path, flags)
-    try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):  # swapped between the checks
-            raise _NotRegularFile(_file_kind(mode))
-    except BaseException:
-        os.close(fd)
-        raise
-    digest = hashlib.sha256()
-    with os.fdopen(fd, "rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _read_card(folder: Path, label: str) -> ModelCard:
-    card_path = folder / CARD_FILE
+    """The folder's card: a regular file (no link, FIFO or device), at most 4 MB, JSON
+    nested at most MAX_JSON_DEPTH levels; ModelError for anything else."""
     try:
-        with card_path.open("rb") as handle:
-            raw = handle.read(_MAX_CARD_BYTES + 1)
+        raw = read_inside(folder, CARD_FILE, _MAX_CARD_BYTES, CARD_FILE)
     except FileNotFoundError as error:
         if not folder.exists():
             raise ModelError(f"model {label!r} vanished (removed by another command?)") from error
         raise ModelError(f"model {label!r} has no {CARD_FILE}: it is not a model folder") from error
+    except UnsafeFileError as error:
+        raise ModelError(f"model {label!r}: {error}") from None
     except OSError as error:
-        raise ModelError(f"cannot read {card_path}: {error.strerror or error}") from error
-    if len(raw) > _MAX_CARD_BYTES:
-        raise ModelError(f"model {label!r}: {CARD_FILE} is larger than 4 MB; not a model card")
+        raise ModelError(f"cannot read {folder / CARD_FILE}: {error.strerror or error}") from error
     try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ModelError(f"model {label!r}: {CARD_FILE} is not valid JSON ({error})") from error
-    try:
-        return ModelCard.from_dict(data)
+        return ModelCard.from_dict(parse_json(raw, CARD_FILE))
     except ModelError as error:
         raise ModelError(f"model {label!r}: {error}") from error
+
+
+def _file_error(folder: Path, label: str, rel: str, error: OSError) -> ModelError:
+    """The one-line error for model file ``rel`` that could not be opened."""
+    if isinstance(error, FileNotFoundError):
+        if not folder.exists():
+            return ModelError(f"model {label!r} vanished (removed by another command?)")
+        return ModelError(f"model {label!r} is incomplete: file {rel} is missing")
+    return ModelError(f"model {label!r}: cannot read {rel}: {error.strerror or error}")
+
+
+def _unsafe(label: str, error: UnsafeFileError) -> ModelError:
+    return ModelError(
+        f"model {label!r}: {error}; the model is not used (re-train, re-import or reinstall it)"
+    )
 
 
 def _verify(folder: Path, card: ModelCard, label: str, *, prefix: str = "") -> None:
     """Check every listed file's sha256, and that no unlisted file sits in the folder.
 
-    With ``prefix`` only the listed files under it are checked (no scan for extra files).
+    Files are opened inside the folder without following links (model_files). With
+    ``prefix`` only the listed files under it are checked (no scan for extra files). The scan
+    counts hidden files and links too: every file a model could read must be listed.
     """
     for rel, expected in card.files.items():
         if not rel.startswith(prefix):
             continue
-        target = folder / rel
         try:
-            actual = _sha256_file(target)
-        except FileNotFoundError as error:
-            if not folder.exists():
-                raise ModelError(
-                    f"model {label!r} vanished (removed by another command?)"
-                ) from error
-            raise ModelError(f"model {label!r} is incomplete: file {rel} is missing") from error
-        except _NotRegularFile as error:
-            raise ModelError(
-                f"model {label!r}: {rel} is {error.args[0]}, not a regular file; "
-                "the model is not used (re-train, re-import or reinstall it)"
-            ) from None
+            actual = sha256_inside(folder, rel)
+        except UnsafeFileError as error:
+            raise _unsafe(label, error) from None
         except OSError as error:
-            raise ModelError(
-                f"model {label!r}: cannot read {rel}: {error.strerror or error}"
-            ) from error
+            raise _file_error(folder, label, rel, error) from error
         if actual != expected.lower():
             raise ModelError(
                 f"model {label!r} failed its checksum: {rel} was changed or corrupted; "
@@ -448,19 +414,45 @@ def _verify(folder: Path, card: ModelCard, label: str, *, prefix: str = "") -> N
         return
     listed = set(card.files)
     try:
-        present = [
-            p.relative_to(folder).as_posix()
-            for p in folder.rglob("*")
-            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-        ]
+        present = walk_tree(folder)
+    except ModelError as error:
+        raise ModelError(f"model {label!r}: {error}; the model is not used") from None
     except OSError as error:
         raise ModelError(f"model {label!r} vanished (removed by another command?)") from error
     unlisted = sorted(rel for rel in present if rel != CARD_FILE and rel not in listed)
     if unlisted:
         raise ModelError(
-            f"model {label!r} holds a file its card does not list ({unlisted[0]}); "
+            f"model {label!r} holds a file its card does not list ({unlisted[0]!r}); "
             "the model is not used"
         )
+
+
+def _verified_reader(folder: Path, card: ModelCard, label: str, base: str) -> FileReader:
+    """A layers-file reader for ``folder/base``: only files the card lists, each checked
+    against its sha256 on the very bytes returned (nothing read escapes the checksums)."""
+
+    def read(name: str, cap: int) -> bytes:
+        rel = f"{base}/{name}"
+        expected = card.files.get(rel)
+        if expected is None:
+            raise ModelError(
+                f"model {label!r}: {base}/model.json reads {name!r}, which its card does not "
+                "list; the model is not used"
+            )
+        try:
+            data = read_inside(folder, rel, cap, rel)
+        except UnsafeFileError as error:
+            raise _unsafe(label, error) from None
+        except OSError as error:
+            raise _file_error(folder, label, rel, error) from error
+        if hashlib.sha256(data).hexdigest() != expected.lower():
+            raise ModelError(
+                f"model {label!r} failed its checksum: {rel} was changed or corrupted; "
+                "the model is not used (re-train, re-import or reinstall it)"
+            )
+        return data
+
+    return read
 
 
 def _load(folder: Path, label: str, *, bundled: bool) -> StoredModel:
@@ -543,7 +535,7 @@ def clean_leftovers() -> list[Path]:
         if pid_alive(int(match.group(2))) and age < _LEFTOVER_MAX_AGE_S:
             continue
         if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry, ignore_errors=True)
+            remove_tree(entry)
         else:
             with contextlib.suppress(OSError):
                 entry.unlink()
@@ -572,10 +564,14 @@ def scan_models() -> StoreListing:
             try:
                 validate_name(entry.name)
                 model = _load(entry, entry.name, bundled=bundled)
-            except ModelError as error:
+            except (ModelError, OSError, ValueError, RecursionError) as error:
+                # One bad folder is listed as broken; it never hides the other models.
                 if not entry.exists():
                     continue  # removed while we listed: simply gone
-                broken.append(BrokenModel(entry.name, entry, str(error), bundled))
+                reason = (
+                    error if isinstance(error, ModelError) else f"model {entry.name!r}: {error!r}"
+                )
+                broken.append(BrokenModel(entry.name, entry, str(reason)[:500], bundled))
                 seen.add(entry.name)
                 continue
             if model.card.name != entry.name:
@@ -661,7 +657,7 @@ def _exchange(a: Path, b: Path) -> bool:
 def _swap_in(temp: Path, dest: Path, name: str) -> None:
     """Put ``temp`` at ``dest``, replacing what is there; ``dest`` always holds a whole model."""
     if _exchange(temp, dest):
-        shutil.rmtree(temp, ignore_errors=True)  # temp now holds the old model
+        remove_tree(temp)  # temp now holds the old model
         return
     aside = dest.parent / _temp_name("old", name)
     os.rename(dest, aside)
@@ -670,7 +666,7 @@ def _swap_in(temp: Path, dest: Path, name: str) -> None:
     except OSError:
         os.rename(aside, dest)
         raise
-    shutil.rmtree(aside, ignore_errors=True)
+    remove_tree(aside)
 
 
 def save_model(
@@ -729,7 +725,7 @@ def save_model(
                 raise
         _fsync_dir(root)
     except BaseException as error:
-        shutil.rmtree(temp, ignore_errors=True)
+        remove_tree(temp)
         if isinstance(error, OSError):
             raise StoreError(f"cannot save model {name!r}: {error.strerror or error}") from error
         raise
@@ -751,32 +747,71 @@ def remove_model(name: str) -> Path:
         raise ModelError(f"no model named {name!r} (removed by another command?)") from error
     except OSError as error:
         raise StoreError(f"cannot remove model {name!r}: {error.strerror or error}") from error
-    shutil.rmtree(aside, ignore_errors=True)
+    remove_tree(aside)
     return folder
 
 
 # --------------------------------------------------------------------------- defaults
 
 
+DEFAULTS_FILE: Final = "defaults.json"
+_MAX_DEFAULTS_BYTES: Final = 1024 * 1024
+
+
 def _defaults_file() -> Path:
-    return store_root() / "defaults.json"
+    return store_root() / DEFAULTS_FILE
 
 
-def _user_defaults() -> dict[str, str]:
+def _user_defaults(*, strict: bool = True) -> dict[str, str]:
+    """The user's chosen default per kind, from ``defaults.json`` (kind -> model name).
+
+    A missing file (or store) means no choice. A file that is not a small regular JSON
+    object of valid model names raises StoreError when ``strict``; otherwise it counts as
+    empty (``models default`` then rewrites it). Values are names, never paths.
+    """
+    path = _defaults_file()
+
+    def broken(why: str) -> dict[str, str]:
+        if strict:
+            raise StoreError(
+                f"{path} is unusable ({why}); fix or delete it, or run "
+                "'rhythmcan models default --clear KIND'"
+            )
+        return {}
+
     try:
-        data = json.loads(_defaults_file().read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        raw = read_inside(store_root(), DEFAULTS_FILE, _MAX_DEFAULTS_BYTES, DEFAULTS_FILE)
+    except (FileNotFoundError, NotADirectoryError):
         return {}
+    except ModelError as error:
+        return broken(str(error))
+    except OSError as error:
+        return broken(str(error.strerror or error))
+    try:
+        data = parse_json(raw, DEFAULTS_FILE)
+    except ModelError as error:
+        return broken(str(error))
     if not isinstance(data, dict):
-        return {}
-    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}
+        return broken("not a JSON object")
+    chosen: dict[str, str] = {}
+    for kind, name in data.items():
+        if kind not in KINDS:
+            continue  # a kind from a newer version: kept out of the way
+        if not isinstance(name, str) or not _NAME_RE.fullmatch(name) or ".." in name:
+            return broken(f"the default {kind} model {str(name)[:40]!r} is not a model name")
+        chosen[kind] = name
+    return chosen
 
 
 def set_default_model(kind: str, name: str | None) -> None:
-    """Make store model ``name`` the default for ``kind`` (None: back to the bundled one)."""
+    """Make store model ``name`` the default for ``kind`` (None: back to the bundled one).
+
+    Written through atomic_write (temp file + rename): a full, read-only or missing store
+    is one StoreError and leaves no temp file behind.
+    """
     if kind not in KINDS:
         raise ModelError(f"unknown model kind {kind!r} (expected one of {', '.join(KINDS)})")
-    defaults = _user_defaults()
+    defaults = _user_defaults(strict=False)
     if name is None:
         defaults.pop(kind, None)
     else:
@@ -785,10 +820,25 @@ def set_default_model(kind: str, name: str | None) -> None:
             raise ModelError(f"model {name!r} is a {model.kind} model, not {kind}")
         defaults[kind] = name
     target = _defaults_file()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temp = target.with_name(f".defaults-{os.getpid()}-{secrets.token_hex(4)}.json")
-    temp.write_text(json.dumps(defaults, indent=2) + "\n", encoding="utf-8")
-    os.replace(temp, target)
+    try:
+        atomic_write(target, json.dumps(defaults, indent=2) + "\n")
+    except OSError as error:
+        raise StoreError(
+            f"cannot save the default model in {target}: {error.strerror or error}"
+        ) from None
+
+
+def _open_named(name: str, why: str) -> StoredModel:
+    """Model ``name`` from the store or the bundled defaults: a name, never a path."""
+    for folder, bundled in ((_store_folder(name), False), (_bundled_folder(name), True)):
+        if folder is not None:
+            model = _load(folder, name, bundled=bundled)
+            model.card.name = name
+            return model
+    raise ModelError(
+        f"no model named {name!r} ({why}); see 'rhythmcan models list' or "
+        "'rhythmcan models default --clear KIND'"
+    )
 
 
 def default_model(kind: str) -> StoredModel:
@@ -797,7 +847,7 @@ def default_model(kind: str) -> StoredModel:
         raise ModelError(f"unknown model kind {kind!r} (expected one of {', '.join(KINDS)})")
     chosen = _user_defaults().get(kind)
     if chosen:
-        return open_model(chosen)
+        return _open_named(chosen, f"the default {kind} model in {DEFAULTS_FILE}")
     bundled_name = DEFAULT_NAMES.get(kind)
     if bundled_name is not None:
         folder = _bundled_folder(bundled_name)

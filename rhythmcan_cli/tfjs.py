@@ -38,7 +38,7 @@ def _generator_of(model: StoredModel) -> tuple[LayersModel, Generator]:
         raise ModelError(
             f"model {model.name!r} ({model.kind}) has no generator, so there is nothing to export"
         )
-    lm = read_layers_model(model.path / GENERATOR_JSON)
+    lm = model.layers_model()
     return lm, Generator.from_layers_model(lm)
 
 

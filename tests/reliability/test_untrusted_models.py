@@ -161,21 +161,29 @@ def test_symlinked_model_folder_is_removed_without_touching_its_target(tmp_path:
     assert (outside / "card.json").is_file() and (outside / "generator" / "model.json").is_file()
 
 
-def test_symlink_to_a_matching_file_outside_is_accepted_as_data(tmp_path: Path) -> None:
-    """A symlink whose target has the recorded sha256 is the same data: the checksum rules.
-
-    (Changing the target later is a checksum mismatch, which the next load reports.)
-    """
+def test_a_symlinked_model_file_is_refused_even_with_matching_bytes(tmp_path: Path) -> None:
+    """Model files are opened with O_NOFOLLOW: a link is refused even when its target holds
+    the recorded bytes, so a store folder can never make rhythmcan read outside it."""
     model = make_stored_model("linked")
     shard = model.path / "generator" / "group1-shard1of1.bin"
     outside = tmp_path / "shard.bin"
     shutil.copyfile(shard, outside)
     shard.unlink()
     shard.symlink_to(outside)
-    store.open_model("linked").generator()
-    outside.write_bytes(outside.read_bytes()[::-1])
-    with pytest.raises(ModelError, match="checksum"):
+    with pytest.raises(ModelError, match="symbolic link") as caught:
         store.open_model("linked")
+    assert "\n" not in str(caught.value)
+    assert [b.name for b in store.scan_models().broken] == ["linked"]
+
+
+def test_a_symlinked_folder_inside_a_model_is_refused(tmp_path: Path) -> None:
+    model = make_stored_model("linkdir")
+    outside = tmp_path / "elsewhere"
+    shutil.copytree(model.path / "generator", outside)
+    shutil.rmtree(model.path / "generator")
+    (model.path / "generator").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(ModelError, match="symbolic link"):
+        store.open_model("linkdir")
 
 
 def test_a_model_file_linked_to_a_device_fails_fast() -> None:
