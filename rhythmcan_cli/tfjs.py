@@ -110,9 +110,10 @@ def export_files(
     return exported.to_files(), meta
 
 
-def menu_lines(meta: dict[str, Any]) -> list[str]:
+def menu_lines(meta: dict[str, Any], model_genres: Sequence[str] | None = None) -> list[str]:
     """The Max for Live menu item -> genre table of an export's metadata, as text lines
-    (empty for a model without genre input)."""
+    (empty for a model without genre input); the last line names the genres of
+    ``model_genres`` (default: the export's) that no menu item plays."""
     rows = meta.get("device_menu")
     if not isinstance(rows, list):
         return []
@@ -127,7 +128,8 @@ def menu_lines(meta: dict[str, Any]) -> list[str]:
             what = str(row["genre"])
         lines.append(f"  {str(row['item']).ljust(width)}  id {row['id']:>2}  {what}")
     reached = {row["genre"] for row in rows}
-    missing = [g for g in meta.get("genres", []) if g not in reached]
+    genres = meta.get("genres", []) if model_genres is None else model_genres
+    missing = [g for g in genres if g not in reached]
     if missing:
         lines.append(
             f"  not on the menu: {', '.join(missing)} (choose up to 7 with --device-genres)"

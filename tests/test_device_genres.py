@@ -103,6 +103,9 @@ def test_cli_prints_the_menu_table_for_conditional_models(tmp_path: Path) -> Non
         line.split() == ["Old", "Skool", "id", "0", "soul"] for line in chosen.stderr.splitlines()
     )
     assert any(line.split() == ["DnB", "id", "1", "rock"] for line in chosen.stderr.splitlines())
+    assert "not on the menu: afrobeat, afrocuban, funk, hiphop, jazz, latin, neworleans" in (
+        chosen.stderr
+    )
     meta = json.loads((tmp_path / "b" / "model.json").read_text())["userDefinedMetadata"]
     assert meta["rhythmcan"]["genres"] == ["soul", "rock"]
     plain = runner.invoke(app, ["export-tfjs", "plain", str(tmp_path / "c")])

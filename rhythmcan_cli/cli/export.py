@@ -54,29 +54,30 @@ def export_tfjs(
     'rhythmcan export-tfjs default-cgan web/ --web --device-genres rock,funk,hiphop'.
     """
 
-    def action() -> tuple[list[Path], dict[str, Any] | None]:
+    def action() -> tuple[list[Path], dict[str, Any] | None, list[str]]:
         from rhythmcan_cli.store import open_model
         from rhythmcan_cli.tfjs import export_metadata
         from rhythmcan_cli.tfjs import export_tfjs as export
 
         chosen = None if device_genres is None else device_genres.split(",")
+        stored = open_model(model)
         written = export(
-            open_model(model),
+            stored,
             out_dir,
             force=force,
             device_genres=chosen,
             web=web,
             tfjs_url=tfjs_url,
         )
-        return written, export_metadata(out_dir / "model.json")
+        return written, export_metadata(out_dir / "model.json"), list(stored.card.genres)
 
-    written, meta = run(action)
+    written, meta, model_genres = run(action)
     for path in written:
         out.print(str(path), highlight=False, soft_wrap=True)
     if quiet:
         return
     from rhythmcan_cli.tfjs import menu_lines
 
-    for line in menu_lines(meta or {}):
+    for line in menu_lines(meta or {}, model_genres):
         err.print(line, highlight=False, markup=False, soft_wrap=True)
     err.print(f"exported {model} for TF.js into {out_dir}", highlight=False)
