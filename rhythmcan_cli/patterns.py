@@ -7,8 +7,11 @@ Every line is one pattern with everything needed to reproduce, vary or play it::
      "output_pitches": [...], "values": [[... 9 floats ...] x 32]}
 
 ``genre`` is a genre name, a ``{name: weight}`` blend (weights sum to 1) or null.
-``values`` are rounded to 4 decimals and ``z`` to 6, so what is written is exactly what
-was used: a pattern read back plays and varies the same as the one sampled.
+``z`` is rounded to 6 decimals when sampled, so it is written exactly and a pattern read back
+varies the same. ``values`` are the generator's raw strengths in memory (hits are decided on
+those) and are written with 4 decimals for reading; a cell the rounding would carry across the
+pattern's own threshold is written one unit of the 4th decimal on its side, so a pattern read
+back has the same hits as the one sampled.
 
 ``last.json`` under the store root keeps the last pattern sampled (``--vary last``).
 """
@@ -31,6 +34,7 @@ from rhythmcan_cli.errors import DataError
 from rhythmcan_cli.grid import N_CLASSES, STEPS, check_pattern
 
 FORMAT: Final = "rhythmcan.pattern/1"
+VALUE_DECIMALS: Final = 4
 LAST_FILE: Final = "last.json"
 
 Genre = str | dict[str, float] | None
@@ -52,7 +56,7 @@ class SampledPattern:
     values: npt.NDArray[np.float32]
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON object of this pattern (values rounded to 4 decimals)."""
+        """The JSON object of this pattern (values shown with 4 decimals, hits kept)."""
         genre: Genre = dict(self.genre) if isinstance(self.genre, dict) else self.genre
         return {
             "format": FORMAT,
@@ -65,8 +69,27 @@ class SampledPattern:
             "threshold": float(self.threshold),
             "class_names": list(self.class_names),
             "output_pitches": [int(p) for p in self.output_pitches],
-            "values": np.round(self.values.astype(np.float64), 4).tolist(),
+            "values": display_values(self.values, self.threshold).tolist(),
         }
+
+
+def display_values(values: npt.ArrayLike, threshold: float) -> npt.NDArray[np.float64]:
+    """``values`` rounded to 4 decimals without moving any cell across ``threshold``.
+
+    Hits are ``values > threshold`` compared in float32 (how the MIDI writer and the grid
+    compare a pattern's float32 values with a Python float), before and after the values are
+    read back from JSON as float32; a cell whose rounding would flip that is moved one unit of
+    the last decimal back to its side.
+    """
+    raw = np.asarray(values, dtype=np.float32)
+    limit = np.float32(threshold)
+    shown = np.round(raw.astype(np.float64), VALUE_DECIMALS)
+    unit = 10.0**-VALUE_DECIMALS
+    hit = raw > limit
+    after = shown.astype(np.float32) > limit
+    shown = np.where(hit & ~after, np.round(shown + unit, VALUE_DECIMALS), shown)
+    shown = np.where(~hit & after, np.round(shown - unit, VALUE_DECIMALS), shown)
+    return np.clip(shown, 0.0, 1.0)
 
 
 def genre_label(genre: Genre) -> str:
@@ -292,6 +315,7 @@ __all__ = [
     "Genre",
     "SampledPattern",
     "atomic_write",
+    "display_values",
     "dumps_patterns",
     "genre_label",
     "last_path",

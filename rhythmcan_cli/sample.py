@@ -50,7 +50,6 @@ ENCODE_CHUNK: Final = 1024
 WRITE_THREADS: Final = 4
 """Threads writing numbered files while the main thread encodes the next ones."""
 Z_DECIMALS: Final = 6
-VALUE_DECIMALS: Final = 4
 
 
 class _Generator(Protocol):
@@ -342,7 +341,8 @@ def _generate(
     weights: npt.NDArray[np.float64] | None,
     progress: ProgressCallback | None,
 ) -> npt.NDArray[np.float32]:
-    """Run the engine in batches; clip to [0, 1] and round to 4 decimals."""
+    """Run the engine in batches and clip to [0, 1]; values stay raw (hits are decided on
+    them; only their JSON is rounded, see patterns.display_values)."""
     n = z.shape[0]
     result = np.empty((n, STEPS, N_CLASSES), dtype=np.float32)
     one_hot = weights is not None and bool(np.all(np.isin(weights, (0.0, 1.0))))
@@ -380,8 +380,7 @@ def _generate_batches(
             raise ModelError(
                 f"the generator returned shape {raw.shape}, not (N, {STEPS}, {N_CLASSES})"
             )
-        clipped = np.clip(np.nan_to_num(raw.astype(np.float64)), 0.0, 1.0)
-        result[start:stop] = np.round(clipped, VALUE_DECIMALS)
+        result[start:stop] = np.clip(np.nan_to_num(raw.astype(np.float32)), 0.0, 1.0)
         return stop
 
     starts = range(0, n, BATCH)

@@ -41,6 +41,9 @@ def root(
     ] = None,
 ) -> None:
     """Train GANs on drum patterns and generate new rhythms."""
+    from rhythmcan_cli.backend import quiet_environment
+
+    quiet_environment()  # every command: TensorFlow's C++ log lines stay off the terminal
 
 
 app.command("train")(train.train)
