@@ -124,6 +124,7 @@ def list_models(json_output: Json = False, wide: Wide = False, show_all: All = F
             "'rhythmcan models import PATH/model.json --name NAME'",
             highlight=False,
             markup=False,
+            soft_wrap=True,
         )
     else:
         _print_table(models, listing.broken, wide=wide, cached=cached)
