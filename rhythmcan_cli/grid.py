@@ -69,6 +69,25 @@ OUTPUT_PITCHES: Final[tuple[int, ...]] = tuple(c.output_pitch for c in VOCABULAR
 PITCH_TO_CLASS: Final[dict[int, int]] = {
     pitch: index for index, cls in enumerate(VOCABULARY) for pitch in cls.input_pitches
 }
+VOICE_GROUPS: Final[dict[str, tuple[str, ...]]] = {
+    "hats": ("closed_hat", "open_hat"),
+    "toms": ("low_tom", "mid_tom", "high_tom"),
+    "cymbals": ("crash", "ride"),
+}
+"""Names that stand for several voices on the command line (``--keep hats``)."""
+
+
+def voice_indices(name: str) -> tuple[int, ...]:
+    """The rows a voice or group name stands for (case-insensitive), or DataError listing them."""
+    key = name.strip().lower().replace("-", "_")
+    if key in CLASS_NAMES:
+        return (CLASS_NAMES.index(key),)
+    if key in VOICE_GROUPS:
+        return tuple(CLASS_NAMES.index(member) for member in VOICE_GROUPS[key])
+    raise DataError(
+        f"unknown drum voice {name.strip()!r}; use {', '.join(CLASS_NAMES)}"
+        f" or a group: {', '.join(VOICE_GROUPS)}"
+    )
 
 
 def _check_vocabulary() -> None:
