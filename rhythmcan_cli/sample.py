@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Protocol
@@ -461,8 +461,12 @@ def write_pattern_files(
     swing: float = 0.0,
     loops: int = 1,
     progress: ProgressCallback | None = None,
+    transform: Callable[[int, bytes], bytes] | None = None,
 ) -> list[Path]:
     """One numbered file per pattern (MIDI or JSON) in ``out_dir``; never overwrites unless force.
+
+    ``transform(i, data)``, when given, rewrites MIDI file ``i`` before it is written
+    (``--humanize``).
 
     Every name is checked before anything is written. New files are created exclusively
     (a file appearing meanwhile is not clobbered); with ``force`` they are replaced atomically.
@@ -508,6 +512,8 @@ def write_pattern_files(
             for start in range(0, len(patterns), ENCODE_CHUNK):
                 chunk = patterns[start : start + ENCODE_CHUNK]
                 blobs = encode(chunk)
+                if transform is not None and fmt == "mid":
+                    blobs = [transform(start + j, blob) for j, blob in enumerate(blobs)]
                 futures += [
                     pool.submit(write, path, data)
                     for path, data in zip(paths[start : start + len(chunk)], blobs, strict=True)

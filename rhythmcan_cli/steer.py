@@ -21,29 +21,30 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Final
 
 import numpy as np
 import numpy.typing as npt
 
-from rhythmcan_cli.errors import DataError, MidiError, UsageError
-from rhythmcan_cli.grid import (
-    N_CLASSES,
-    STEPS,
-    STEPS_PER_BAR,
-    check_threshold,
-    voice_indices,
-)
+from rhythmcan_cli.errors import UsageError
+from rhythmcan_cli.grid import N_CLASSES, STEPS
 from rhythmcan_cli.patterns import Genre, SampledPattern
+from rhythmcan_cli.shaping import (
+    BoolArray,
+    FloatArray,
+    VoiceThresholds,
+    apply_thresholds,
+    distances_to,
+    hits_of,
+    onsets_per_bar,
+    pattern_syncopation,
+)
 from rhythmcan_cli.store import StoredModel
+from rhythmcan_cli.target import Target
 
 if TYPE_CHECKING:  # pragma: no cover
     from rhythmcan_cli.engine import Generator
-
-FloatArray = npt.NDArray[np.float32]
-BoolArray = npt.NDArray[np.bool_]
 
 CANDIDATES: Final = 2048
 """Candidates drawn when selecting by --keep, --density or --syncopation."""
@@ -57,15 +58,6 @@ LIKE_PER_ELITE: Final = 64
 """Variations tried around each of them per round."""
 FIT_LEVELS: Final = (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5)
 """Thresholds a voice may pick when a --like search fits them (no --threshold given)."""
-BARS: Final = STEPS // STEPS_PER_BAR
-SYNCOPATION_BANDS: Final[dict[str, tuple[float, float]]] = {
-    "low": (0.0, 20.0),
-    "mid": (21.0, 31.0),
-    "high": (32.0, math.inf),
-}
-"""--syncopation low/mid/high: terciles of :func:`pattern_syncopation` over 7,354 Groove MIDI
-Dataset windows (every third file, hits above 0.2): a third of real 2-bar grooves each."""
-MIDI_SUFFIXES: Final = (".mid", ".midi", ".smf", ".kar")
 
 
 class LoadedModel(StoredModel):
@@ -84,242 +76,6 @@ class LoadedModel(StoredModel):
         if self._loaded is None:
             self._loaded = super().generator()
         return self._loaded
-
-
-# ------------------------------------------------------------------------------ parsing
-
-
-def parse_voices(text: str) -> tuple[int, ...]:
-    """``kick,snare`` or ``hats`` -> sorted row indices (grid.py's names), or UsageError."""
-    rows: set[int] = set()
-    for part in text.split(","):
-        if not part.strip():
-            continue
-        try:
-            rows.update(voice_indices(part))
-        except DataError as error:
-            raise UsageError(str(error)) from None
-    if not rows:
-        raise UsageError(f"name at least one drum voice, e.g. kick,snare; got {text!r}")
-    return tuple(sorted(rows))
-
-
-@dataclass(frozen=True)
-class VoiceThresholds:
-    """A base threshold (None: the model's) and per-voice overrides {row: threshold}."""
-
-    base: float | None = None
-    voices: dict[int, float] = field(default_factory=dict)
-
-    def vector(self, default: float) -> npt.NDArray[np.float64]:
-        """One threshold per row (9,)."""
-        out = np.full(N_CLASSES, default if self.base is None else self.base, dtype=np.float64)
-        for row, value in self.voices.items():
-            out[row] = value
-        return out
-
-
-def parse_thresholds(text: str) -> VoiceThresholds:
-    """``0.2``, ``kick=0.4`` or ``0.2,kick=0.4,hats=0.1`` (groups allowed), or UsageError."""
-    base: float | None = None
-    voices: dict[int, float] = {}
-    for part in text.split(","):
-        name, sep, number = part.rpartition("=") if "=" in part else ("", "", part)
-        try:
-            value = check_threshold(float(number))
-        except ValueError:
-            raise UsageError(
-                f"bad threshold {part.strip()!r}: write it like 0.2,kick=0.4,hats=0.1"
-            ) from None
-        except DataError as error:
-            raise UsageError(f"--threshold {part.strip()}: {error}") from None
-        if not sep:
-            base = value
-            continue
-        for row in parse_voices(name):
-            voices[row] = value
-    return VoiceThresholds(base, voices)
-
-
-def parse_range(
-    text: str, what: str, *, bands: dict[str, tuple[float, float]] | None = None
-) -> tuple[float, float]:
-    """``4-12``, ``8`` (exactly), ``12-`` (at least) or a band name -> (low, high)."""
-    key = text.strip().lower()
-    if bands and key in bands:
-        return bands[key]
-    low_text, sep, high_text = key.partition("-")
-    try:
-        low = float(low_text) if low_text else 0.0
-        high = (float(high_text) if high_text else math.inf) if sep else low
-    except ValueError:
-        names = f" or one of {', '.join(bands)}" if bands else ""
-        raise UsageError(f"bad {what} {text!r}: write a range like 4-12{names}") from None
-    if not (low >= 0 and high >= low) or math.isnan(low) or math.isnan(high):
-        raise UsageError(f"bad {what} {text!r}: the range must run from low to high, >= 0")
-    return low, high
-
-
-# ------------------------------------------------------------------------------- measures
-
-
-def apply_thresholds(
-    values: npt.ArrayLike, thresholds: npt.NDArray[np.float64]
-) -> tuple[FloatArray, float]:
-    """Per-voice thresholds as one pattern threshold: ``(values', min(thresholds))``.
-
-    A pattern carries one threshold, so cells of a voice whose own threshold is higher are
-    zeroed where they do not pass it; every hit keeps its value (its velocity).
-    """
-    out = np.array(values, dtype=np.float32)
-    low = float(thresholds.min())
-    above = thresholds > low
-    if above.any():
-        cols = out[..., above]
-        cols[cols <= thresholds[above].astype(np.float32)] = 0.0
-        out[..., above] = cols
-    return out, low
-
-
-def hits_of(values: npt.ArrayLike, threshold: float | npt.ArrayLike) -> BoolArray:
-    """Cells strictly above the threshold(s): one pattern, or a batch with one per pattern."""
-    array = np.asarray(values)
-    limit = np.asarray(threshold, dtype=np.float64)
-    if array.ndim == 3 and limit.ndim == 1:
-        limit = limit[:, None, None]
-    result: BoolArray = array > limit
-    return result
-
-
-def onsets_per_bar(hits: BoolArray) -> npt.NDArray[np.float64]:
-    """Hits per bar of (N, 32, 9) hits (the density that --density selects on)."""
-    return np.asarray(hits.sum(axis=(1, 2)), dtype=np.float64) / BARS
-
-
-def pattern_syncopation(hits: BoolArray) -> npt.NDArray[np.float64]:
-    """Longuet-Higgins & Lee syncopation summed over the voices of (N, 32, 9) hits.
-
-    descriptors.py's measure of the any-drum line is 0 for most grooves (a hi-hat on every
-    8th leaves no rest to syncopate into); each voice on its own tells them apart.
-    """
-    from rhythmcan_cli.descriptors import syncopation
-
-    n = len(hits)
-    rows = np.ascontiguousarray(hits.transpose(0, 2, 1)).reshape(n * N_CLASSES, STEPS)
-    return np.asarray(syncopation(rows).reshape(n, N_CLASSES).sum(axis=1), dtype=np.float64)
-
-
-def distances_to(
-    target_hits: BoolArray,
-    target_values: FloatArray,
-    hits: BoolArray,
-    values: FloatArray,
-    rows: Sequence[int] | None = None,
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-    """OSA distance of each candidate to the target (only ``rows`` when given) and the L2
-    distance of their values: the ranking key (distance first, L2 breaks ties)."""
-    from rhythmcan_cli.distance import distance_matrix
-
-    if rows is not None:
-        mask = np.zeros(N_CLASSES, dtype=bool)
-        mask[list(rows)] = True
-        target_hits, hits = target_hits & mask, hits & mask
-        target_values = target_values * mask
-        values = values * mask
-    osa = distance_matrix(target_hits[None], hits)[0].astype(np.int64)
-    diff = values.astype(np.float64) - target_values.astype(np.float64)[None]
-    return osa, np.sqrt((diff * diff).sum(axis=(1, 2)))
-
-
-# -------------------------------------------------------------------------------- targets
-
-
-@dataclass(frozen=True)
-class Target:
-    """The groove to start from: its values, the threshold its hits are read at, a label.
-
-    ``match_threshold`` is the threshold the search compares hits at: None for a MIDI
-    groove (compare at the output's threshold, like with like: a ghost note too soft to
-    pass it is not asked of the model), the pattern's own for pattern JSON.
-    """
-
-    values: FloatArray
-    threshold: float
-    label: str
-    match_threshold: float | None = None
-
-    @property
-    def hits(self) -> BoolArray:
-        return hits_of(self.values, self.threshold)
-
-    def hits_at(self, threshold: float) -> BoolArray:
-        """The hits compared in a search whose output is read at ``threshold``."""
-        limit = threshold if self.match_threshold is None else self.match_threshold
-        return hits_of(self.values, limit)
-
-
-def load_target(ref: str, *, bar: int | None = None, channel: int = 10) -> Target:
-    """A --like target: ``last``, a pattern JSON file, or a MIDI file's 2-bar window.
-
-    ``bar`` (1-based) picks the window starting at that bar of the file's 4/4 stretches
-    (for pattern JSON: the pattern on that line); by default the first with any hit.
-    A MIDI groove is read at threshold 0: every note played counts, ghost notes too.
-    """
-    from rhythmcan_cli import patterns as pj
-
-    if bar is not None and bar < 1:
-        raise UsageError(f"--bar counts from 1, got {bar}")
-    path = Path(ref).expanduser()
-    if ref != "last" and not path.is_file():
-        raise DataError(f"--like: no such file: {ref}")
-    if ref == "last" or not _looks_like_midi(path):
-        found = pj.resolve_patterns(ref)
-        index = (bar or 1) - 1
-        if index >= len(found):
-            raise UsageError(f"--bar {bar}: {ref} holds {len(found)} pattern(s)")
-        chosen = found[index]
-        label = "the last pattern" if ref == "last" else f"{path.name} pattern {index + 1}"
-        values = np.asarray(chosen.values, dtype=np.float32)
-        return Target(values, chosen.threshold, label, chosen.threshold)
-    from rhythmcan_cli.midi import read_midi_windows
-
-    try:
-        windows = read_midi_windows(path, channel=channel, hop=STEPS_PER_BAR, min_onsets=0)
-    except MidiError as error:
-        raise DataError(f"--like: cannot read {path.name} as MIDI: {error}") from None
-    with_hits = [i for i in range(len(windows.windows)) if windows.windows[i].any()]
-    if not with_hits:
-        raise DataError(
-            f"--like: {path.name} has no 2-bar 4/4 drum window on channel {channel}"
-            " (rhythmcan reads 4/4 drums, GM channel 10)"
-        )
-    if bar is None:
-        index = with_hits[0]
-    else:
-        index = bar - 1
-        if index >= len(windows.windows) or not windows.windows[index].any():
-            raise UsageError(
-                f"--bar {bar}: {path.name} has drum hits in 2-bar windows starting at bars "
-                f"{_bars_text([i + 1 for i in with_hits])}"
-            )
-    values = np.asarray(windows.windows[index], dtype=np.float32)
-    return Target(values, 0.0, f"{path.name} bar {index + 1}")
-
-
-def _looks_like_midi(path: Path) -> bool:
-    if path.suffix.lower() in MIDI_SUFFIXES:
-        return True
-    try:
-        with path.open("rb") as handle:
-            return handle.read(4) == b"MThd"
-    except OSError as error:
-        raise DataError(f"--like: cannot read {path}: {error.strerror or error}") from None
-
-
-def _bars_text(bars: list[int]) -> str:
-    if len(bars) > 8:
-        return f"{bars[0]}-{bars[-1]} ({len(bars)} windows)"
-    return ", ".join(str(b) for b in bars)
 
 
 # ----------------------------------------------------------------------------- searching

@@ -19,13 +19,24 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Final, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Final, Optional
 
 import typer
 
 from rhythmcan_cli.cli.console import err, out, run, stdout_is_terminal
-from rhythmcan_cli.cli.options import Bpm, Force, Loops, Quiet, Seed, Swing, Threshold
+from rhythmcan_cli.cli.options import Bpm, Force, Loops, Quiet, Seed, Swing
 from rhythmcan_cli.cli.play import Kit, RequireAudio, SoundFont, report_play
+from rhythmcan_cli.cli.steering import (
+    Accent,
+    Bar,
+    Candidates,
+    Density,
+    HumanizeOpt,
+    Keep,
+    Like,
+    Syncopation,
+    VoiceThreshold,
+)
 from rhythmcan_cli.errors import DataError, UsageError
 
 if TYPE_CHECKING:
@@ -162,7 +173,7 @@ def sample(
     genre_ambiguous: Ambiguous = False,
     n: Count = 1,
     seed: Seed = None,
-    threshold: Threshold = None,
+    threshold: VoiceThreshold = None,
     z_std: ZStd = None,
     vary: Vary = None,
     noise: Noise = 0.2,
@@ -179,22 +190,32 @@ def sample(
     kit: Kit = "standard",
     require_audio: RequireAudio = False,
     quiet: Quiet = False,
+    like: Like = None,
+    bar: Bar = None,
+    keep_voices: Keep = None,
+    density: Density = None,
+    syncopation: Syncopation = None,
+    candidates: Candidates = 2048,
+    humanize: HumanizeOpt = None,
+    accent: Accent = 0.0,
 ) -> None:
     """Generate drum patterns with a trained model: grid, MIDI, JSON or sound.
 
     Examples: 'rhythmcan sample --genre-ambiguous --play',
     'rhythmcan sample --genre rock=0.7,funk=0.3 -n 8 -o grooves/',
-    'rhythmcan sample --vary last --noise 0.2 -n 4'.
+    'rhythmcan sample --vary last --noise 0.2 -n 4',
+    'rhythmcan sample --like groove.mid -n 8 --noise 0.3',
+    'rhythmcan sample --vary last --keep kick,snare -n 4 --density 8-14'.
     """
+    like_line: str | None = None
 
     def action() -> tuple[list[SampledPattern], str, str, Path | None, list[Path]]:
+        nonlocal like_line
         from rhythmcan_cli import patterns as pj
         from rhythmcan_cli.anchor import choose_anchor, save_anchor
-        from rhythmcan_cli.sample import (
-            midi_file_bytes,
-            parse_genre,
-            write_pattern_files,
-        )
+        from rhythmcan_cli.cli import steering as st
+        from rhythmcan_cli.sample import midi_file_bytes as plain_midi_bytes
+        from rhythmcan_cli.sample import parse_genre, write_pattern_files
         from rhythmcan_cli.sample import sample as sample_patterns
 
         where, form, path = _destination(output, fmt)
@@ -204,6 +225,20 @@ def sample(
             check_kit(kit)
         if genre is not None and genre_ambiguous:
             raise UsageError("use either --genre or --genre-ambiguous, not both")
+        request = st.steer_request(
+            threshold=threshold,
+            like=like,
+            bar=bar,
+            keep=keep_voices,
+            density=density,
+            syncopation=syncopation,
+            candidates=candidates,
+            humanize=humanize,
+        )
+        if request.active and interpolate is not None:
+            raise UsageError("--interpolate walks between two patterns: it takes no steering")
+        if like is not None and vary is not None:
+            raise UsageError("use either --like (your groove) or --vary (a pattern), not both")
         anchor, new_anchor = choose_anchor(vary) if vary is not None else (None, False)
         keep = anchor if new_anchor else None  # --vary FILE: the next --vary last varies it
         ends = None
@@ -213,26 +248,54 @@ def sample(
         if where == "file" and path is not None and path.exists() and not force:
             raise DataError(f"{path} already exists; use --force to replace it")
         stored = _pick_model(model, genre, anchor)
-        patterns = sample_patterns(
-            stored,
-            n=n,
-            seed=seed,
-            genre=parse_genre(genre) if genre is not None else None,
-            ambiguous=genre_ambiguous,
-            z_std=z_std,
-            vary=anchor if ends is None else None,
-            noise=noise,
-            interpolate=ends,
-            steps=steps,
-            threshold=threshold,
-        )
+        if request.active:
+            steered = st.steer_patterns(
+                request,
+                stored,
+                n=n,
+                seed=seed,
+                genre=parse_genre(genre) if genre is not None else None,
+                ambiguous=genre_ambiguous,
+                z_std=z_std,
+                vary=anchor,
+                noise=noise,
+            )
+            patterns = steered.patterns
+            like_line = st.like_line(steered)
+        else:
+            patterns = sample_patterns(
+                stored,
+                n=n,
+                seed=seed,
+                genre=parse_genre(genre) if genre is not None else None,
+                ambiguous=genre_ambiguous,
+                z_std=z_std,
+                vary=anchor if ends is None else None,
+                noise=noise,
+                interpolate=ends,
+                steps=steps,
+                threshold=request.thresholds.base,
+            )
+            steered = None
+        if accent:
+            from rhythmcan_cli.feel import accent as accented
+
+            patterns = accented(patterns, accent)
         pj.save_last(patterns[-1])
         if vary is None:
             keep = patterns[-1]  # --vary last leaves the anchor where it is
+            if steered is not None and steered.like is not None:
+                keep = steered.like.pattern  # --like: the match is the anchor
         if keep is not None:
             save_anchor(keep)
         written: list[Path] = []
         tempo = bpm or 120.0
+        humanized = st.midi_encoder(request.humanize, seed=patterns[0].seed, bpm=tempo)
+
+        def midi_file_bytes(patterns: list[SampledPattern], **options: Any) -> bytes:
+            data = plain_midi_bytes(patterns, **options)
+            return data if humanized is None else humanized(0, data)
+
         if where == "file" and path is not None:
             if form == "json":
                 pj.write_patterns(patterns, path)
@@ -242,7 +305,14 @@ def sample(
             written = [path]
         elif where == "dir" and path is not None:
             written = write_pattern_files(
-                patterns, path, fmt=form, force=force, bpm=tempo, swing=swing, loops=loops
+                patterns,
+                path,
+                fmt=form,
+                force=force,
+                bpm=tempo,
+                swing=swing,
+                loops=loops,
+                transform=humanized,
             )
         elif where == "stdout" and form == "mid":
             sys.stdout.buffer.write(midi_file_bytes(patterns, bpm=tempo, swing=swing, loops=loops))
@@ -253,6 +323,8 @@ def sample(
         return patterns, where, form, path, written
 
     patterns, where, form, path, written = run(action)
+    if like_line is not None and not quiet:
+        err.print(like_line, highlight=False, markup=False, soft_wrap=True)
     show_grids = (where == "terminal" and form == "grid") or (
         where in ("file", "dir") and stdout_is_terminal() and len(patterns) <= MAX_GRIDS_WITH_FILES
     )
@@ -280,6 +352,21 @@ def sample(
 
         def play_action() -> PlayResult:
             from rhythmcan_cli.audio import play_patterns
+            from rhythmcan_cli.feel import parse_humanize
+
+            if humanize is not None:
+                from rhythmcan_cli.cli.steering import play_humanized
+
+                return play_humanized(
+                    patterns,
+                    parse_humanize(humanize),
+                    soundfont=soundfont,
+                    kit=kit,
+                    loops=loops,
+                    bpm=bpm,
+                    swing=swing,
+                    require_audio=require_audio,
+                )
 
             return play_patterns(
                 patterns,
