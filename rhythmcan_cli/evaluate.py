@@ -34,7 +34,16 @@ import numpy.typing as npt
 from rhythmcan_cli import descriptors, distance
 from rhythmcan_cli.errors import DataError, ModelError
 from rhythmcan_cli.grid import EVAL_THRESHOLD, N_CLASSES, STEPS, check_batch
+from rhythmcan_cli.judging import (
+    GenreFollowing,
+    JudgeCalibration,
+    calibrate,
+    genre_following,
+    held_out_quality,
+    judge_training_files,
+)
 from rhythmcan_cli.progress import ProgressCallback, report
+from rhythmcan_cli.splits import copies_of, held_out_split
 from rhythmcan_cli.texture import TextureStats
 from rhythmcan_cli.texture import compare as compare_texture
 
@@ -44,8 +53,6 @@ if TYPE_CHECKING:
 
 FloatArray = npt.NDArray[np.float32]
 
-DEFAULT_VALIDATION: Final = 0.1
-"""Share of files held out when the model's own split is unknown."""
 PER_GENRE: Final = 500
 """Training patterns per genre in the distance table (subsampled with the seed)."""
 NEAR_DISTANCE: Final = 4
@@ -77,6 +84,8 @@ class ArrayClassifier:
     name: str
     genres: Sequence[str]
     function: Callable[[FloatArray], Any]
+    card: Any = None
+    """The stored judge's card (its training split), when it came from the store."""
 
     def predict_proba(self, x: FloatArray) -> npt.NDArray[np.float64]:
         """Probabilities, rows renormalised to sum 1."""
@@ -132,6 +141,9 @@ class Ambiguity:
     classifier: str
     generated: AmbiguityStats
     real: AmbiguityStats
+    calibration: JudgeCalibration | None = None
+    """The judge's accuracy, recall and calibration on held-out real windows, and its
+    entropy on the random baselines: the scale the entropies above are read on."""
 
 
 @dataclass
@@ -184,6 +196,8 @@ class EvaluationReport:
     held_out_size: int
     held_out: str
     """Which files are held out: the model's own validation files, or drawn with a seed."""
+    held_out_copies: float
+    """Share of held-out windows that are exact (binarised) copies of training windows."""
     per_genre: int
     table: list[DistanceRow]
     novelty: Novelty
@@ -191,6 +205,8 @@ class EvaluationReport:
     ambiguity: Ambiguity | None
     notes: list[str] = field(default_factory=list)
     texture: dict[str, TextureStats] = field(default_factory=dict)
+    genre_following: GenreFollowing | None = None
+    """Conditional models: does the judge hear the genre each pattern was asked for?"""
     """Texture of every set (``rhythmcan_cli.texture``): generated, held-out real, baselines."""
     generated_descriptors: npt.NDArray[np.float64] = field(
         repr=False, default_factory=lambda: np.zeros((0, len(descriptors.DESCRIPTOR_NAMES)))
@@ -247,20 +263,27 @@ def read_generated(path: Path, *, channel: int = 10) -> GeneratedSet:
 
 def sample_model(model: StoredModel, n: int, seed: int) -> FloatArray:
     """``n`` patterns from a stored generator; conditional models spread evenly over genres."""
+    return sample_labelled(model, n, seed)[0]
+
+
+def sample_labelled(model: StoredModel, n: int, seed: int) -> tuple[FloatArray, list[str] | None]:
+    """:func:`sample_model` plus the genre each pattern was asked for (None: not conditional)."""
     from rhythmcan_cli.patterns import stack_values
     from rhythmcan_cli.sample import sample
 
     generator = model.generator()
     if generator.n_genres is None:
-        return stack_values(sample(model, n=n, seed=seed))
+        return stack_values(sample(model, n=n, seed=seed)), None
     genres = list(model.card.genres)
     seeds = np.random.default_rng(seed).integers(0, 2**31 - 1, size=len(genres))
     parts = []
+    labels: list[str] = []
     for i, genre in enumerate(genres):
         count = n // len(genres) + (1 if i < n % len(genres) else 0)
         if count:
             parts.append(stack_values(sample(model, n=count, seed=int(seeds[i]), genre=genre)))
-    return np.concatenate(parts).astype(np.float32)
+            labels += [genre] * count
+    return np.concatenate(parts).astype(np.float32), labels
 
 
 # --------------------------------------------------------------------------- statistics
@@ -340,57 +363,38 @@ def novelty_stats(nearest: npt.ArrayLike, near: int = NEAR_DISTANCE) -> NoveltyS
 # --------------------------------------------------------------------------- checks
 
 
-def check_genres(model_genres: Sequence[str], data_genres: Sequence[str], model: str) -> None:
-    """Raise DataError naming the differences when a model's genres are not the data's."""
-    if not model_genres:
-        raise ModelError(
-            f"model '{model}' lists no genres in its card, so there is nothing to compare "
-            "per genre: re-train it with genre labels or evaluate its patterns with "
-            "'rhythmcan sample ... --format json > patterns.jsonl'"
-        )
+def genre_notes(model_genres: Sequence[str], data_genres: Sequence[str], model: str) -> list[str]:
+    """Notes on how a model's genres relate to the data's (any pair can be evaluated).
+
+    Distances, novelty, texture, descriptors and ambiguity are measured against the data's
+    genres whatever the model knows; only genre-following needs shared names.
+    """
     mine = {g.lower() for g in model_genres}
     theirs = {g.lower() for g in data_genres}
-    if mine != theirs:
-        parts = []
-        if mine - theirs:
-            parts.append("missing from the data: " + ", ".join(sorted(mine - theirs)))
-        if theirs - mine:
-            parts.append("not in the model: " + ", ".join(sorted(theirs - mine)))
-        raise DataError(
-            f"the data's genres do not match model '{model}' ({'; '.join(parts)}): evaluate "
-            "on the data the model was trained on, or select genres with --where"
-        )
+    if mine == theirs:
+        return []
+    if not mine:
+        return [
+            f"model '{model}' lists no genres: it is compared with the data's genres "
+            f"({', '.join(data_genres)})"
+        ]
+    shared = sorted(mine & theirs)
+    parts = [f"model '{model}' knows {len(mine)} genre(s), the data {len(theirs)}"]
+    if mine - theirs:
+        parts.append("not in the data: " + ", ".join(sorted(mine - theirs)))
+    if theirs - mine:
+        parts.append("not in the model: " + ", ".join(sorted(theirs - mine)))
+    parts.append(
+        "genre-following only for " + ", ".join(shared) if shared else "no genre-following"
+    )
+    return ["; ".join(parts)]
 
 
-def _held_out_plan(
-    source: StoredModel | GeneratedSet, data: Dataset, seed: int, validation: float | None
-) -> tuple[int, float, str]:
-    """(split seed, held-out share, a description) for :func:`_split`."""
-    if validation is None and not isinstance(source, GeneratedSet):
-        record = source.card.training
-        fitted = source.card.data_fingerprint == data.fingerprint
-        if fitted and isinstance(record.get("seed"), int) and record.get("validation"):
-            share = float(record["validation"])
-            return (
-                int(record["seed"]),
-                share,
-                f"the model's own validation files ({share:.0%}, seed {record['seed']})",
-            )
-    share = DEFAULT_VALIDATION if validation is None else validation
-    return seed, share, f"{share:.0%} of the files, drawn with seed {seed}"
-
-
-def _split(data: Dataset, validation: float, seed: int) -> tuple[Dataset, Dataset]:
-    """Training and held-out parts, whole files held out (``dataset.split_by_file``).
-
-    With the ``seed`` and ``validation`` a model was trained with, the held-out part is
-    exactly the files that model never saw.
-    """
-    from rhythmcan_cli.dataset import split_by_file
-
-    if not 0.0 < validation < 1.0:
-        raise DataError(f"--validation must lie between 0 and 1 (exclusive), got {validation}")
-    return split_by_file(data, validation=validation, seed=seed)
+def _subsample_indices(size: int, limit: int, rng: np.random.Generator) -> npt.NDArray[np.int64]:
+    """Sorted indices of at most ``limit`` of ``size`` items, drawn with ``rng``."""
+    if size <= limit:
+        return np.arange(size, dtype=np.int64)
+    return np.sort(rng.choice(size, limit, replace=False)).astype(np.int64)
 
 
 def _subsample(x: FloatArray, limit: int, rng: np.random.Generator) -> FloatArray:
@@ -513,7 +517,69 @@ def _load_classifier(model: StoredModel) -> GenreClassifier:
             return loaded.predict(x, verbose=0)
     else:
         function = loaded
-    return ArrayClassifier(model.name, list(model.card.genres), function)
+    return ArrayClassifier(model.name, list(model.card.genres), function, card=model.card)
+
+
+def judge_sets(
+    judge: GenreClassifier,
+    generated: FloatArray,
+    conditioned: Sequence[str] | None,
+    held: tuple[FloatArray, npt.NDArray[np.int32], npt.NDArray[np.bool_] | None],
+    baselines: tuple[FloatArray, FloatArray],
+    notes: list[str],
+    progress: ProgressCallback | None,
+) -> tuple[Ambiguity, GenreFollowing | None]:
+    """Ambiguity of generated vs held-out real, the judge's own calibration, and (for a
+    conditional model) genre-following; the judge's genres are the data's, in order."""
+    report(progress, "judging", 0, 4)
+    p_gen = judge.predict_proba(generated)
+    report(progress, "judging", 1, 4)
+    p_real = judge.predict_proba(held[0])
+    report(progress, "judging", 2, 4)
+    p_base1 = judge.predict_proba(baselines[0])
+    report(progress, "judging", 3, 4)
+    p_base2 = judge.predict_proba(baselines[1])
+    report(progress, "judging", 4, 4)
+    seen = held[2]
+    unseen = "unknown"
+    if seen is not None:
+        unseen = "yes"
+        if seen.all():
+            notes.append(
+                f"judge '{judge.name}' was trained on every held-out window: its accuracy "
+                "and calibration here are inflated (pick a judge trained without these files)"
+            )
+            unseen = f"no: all {len(seen)} held-out windows were in its training"
+        elif seen.any():
+            notes.append(
+                f"judge '{judge.name}' was trained on {int(seen.sum())} of the "
+                f"{len(seen)} held-out windows: they are left out of its accuracy"
+            )
+            unseen = f"{int(seen.sum())} seen windows left out"
+    mask = slice(None) if seen is None or seen.all() else ~seen
+    quality = held_out_quality(p_real[mask], held[1][mask], judge.genres)
+    calibration = calibrate(
+        quality,
+        normalized_entropy(p_real),
+        normalized_entropy(p_base1),
+        normalized_entropy(p_base2),
+    )
+    calibration.unseen = unseen
+    ambiguity = Ambiguity(
+        judge.name,
+        ambiguity_stats(p_gen, judge.genres),
+        ambiguity_stats(p_real, judge.genres),
+        calibration,
+    )
+    following = None
+    if conditioned is not None:
+        try:
+            following = genre_following(
+                p_gen, conditioned, judge.genres, judge.name, quality.recall
+            )
+        except DataError as error:
+            notes.append(f"genre-following skipped: {error}")
+    return ambiguity, following
 
 
 # --------------------------------------------------------------------------- evaluate
@@ -530,6 +596,8 @@ def evaluate(
     per_genre: int = PER_GENRE,
     threshold: float = EVAL_THRESHOLD,
     classifier_epochs: int = 10,
+    split_by: str | None = None,
+    dedupe: bool = False,
     progress: ProgressCallback | None = None,
 ) -> EvaluationReport:
     """Run the whole protocol; see the module docstring. ``classifier=False`` skips ambiguity.
@@ -549,6 +617,7 @@ def evaluate(
             f"the data has {len(data.x)} patterns in {len(genres)} genres: "
             "evaluation needs labelled patterns"
         )
+    conditioned: list[str] | None = None
     if isinstance(source, GeneratedSet):
         name, kind = source.name, source.kind
         generated = check_batch(source.x)
@@ -562,18 +631,42 @@ def evaluate(
     else:
         name, kind = source.name, source.card.kind
         if kind == "classifier":
-            raise ModelError(f"model '{name}' is a genre classifier, not a generator")
-        check_genres(source.card.genres, genres, name)
+            raise ModelError(
+                f"model '{name}' is a genre classifier, not a generator: evaluate a generator "
+                f"(gan, can, cgan) and pass it with --classifier {name}"
+            )
         report(progress, "sampling", 0, n)
-        generated = sample_model(source, n, seed)
+        generated, conditioned = sample_labelled(source, n, seed)
         report(progress, "sampling", n, n)
 
-    split_seed, share, held_out = _held_out_plan(source, data, seed, validation)
-    train, held = _split(data, share, split_seed)
+    train, held, held_out = held_out_split(
+        data,
+        card=None if isinstance(source, GeneratedSet) else source.card,
+        seed=seed,
+        validation=validation,
+        split_by=split_by,
+    )
+    copies = copies_of(held.x, train.x, threshold=threshold)
+    copy_share = float(copies.mean()) if len(copies) else 0.0
     rng = np.random.default_rng(seed)
     genre_sets: dict[str, FloatArray] = {}
     held_sets: dict[str, FloatArray] = {}
     notes: list[str] = []
+    if copies.any():
+        notes.append(
+            f"{int(copies.sum())} of the {len(copies)} held-out windows ({copy_share:.1%}) are "
+            "exact copies of training windows: "
+            + (
+                "dropped from the references (--dedupe)"
+                if dedupe
+                else "novelty and the held-out references are inflated; hold out whole "
+                "groups with --split-by COLUMN, or drop them with --dedupe"
+            )
+        )
+        if dedupe:
+            held = held.subset(~copies)
+    if not isinstance(source, GeneratedSet):
+        notes += genre_notes(source.card.genres, genres, name)
     if len(held.x) < 2:
         raise DataError(
             f"the held-out split has {len(held.x)} pattern(s): the references need at least 2 "
@@ -615,7 +708,9 @@ def evaluate(
         for i, (row_name, x) in enumerate(rows)
     ]
 
-    held_all = _subsample(held.x, len(generated), rng)
+    held_pick = _subsample_indices(len(held.x), len(generated), rng)
+    held_all, held_labels = held.x[held_pick], held.y[held_pick]
+    held_files = held.file_ids[held_pick]
     report(progress, "texture", 0, 1)
     textures = compare_texture(
         {
@@ -659,6 +754,7 @@ def evaluate(
     if isinstance(source, GeneratedSet) and len(source.x) > len(generated):
         notes.append(f"{len(generated)} of the {len(source.x)} generated patterns were used (-n)")
     ambiguity: Ambiguity | None = None
+    following: GenreFollowing | None = None
     if classifier is not False and len(genres) >= 2:
         chosen = None if classifier is True else classifier
         judge = resolve_classifier(
@@ -671,14 +767,23 @@ def evaluate(
             epochs=classifier_epochs,
         )
         if judge is not None:
-            report(progress, "classifier", 0, 2)
-            p_gen = judge.predict_proba(generated)
-            p_real = judge.predict_proba(held_all)
-            report(progress, "classifier", 2, 2)
-            ambiguity = Ambiguity(
-                judge.name,
-                ambiguity_stats(p_gen, judge.genres),
-                ambiguity_stats(p_real, judge.genres),
+            card = getattr(judge, "card", None)
+            trained_on = judge_training_files(card, data)
+            if trained_on is None and getattr(card, "data_fingerprint", "") == train.fingerprint:
+                trained_on = {int(i) for i in np.unique(train.file_ids)}  # trained just now
+            seen = (
+                None
+                if trained_on is None
+                else np.isin(held_files, np.asarray(sorted(trained_on), dtype=np.int64))
+            )
+            ambiguity, following = judge_sets(
+                judge,
+                generated,
+                conditioned,
+                (held_all, held_labels, seen),
+                (base1, base2),
+                notes,
+                progress,
             )
     elif len(genres) < 2:
         notes.append("genre ambiguity skipped: it needs at least 2 genres")
@@ -694,6 +799,7 @@ def evaluate(
         training_size=len(train.x),
         held_out_size=len(held.x),
         held_out=held_out,
+        held_out_copies=copy_share,
         per_genre=per_genre,
         table=table,
         novelty=novelty,
@@ -701,6 +807,7 @@ def evaluate(
         ambiguity=ambiguity,
         notes=notes,
         texture=textures,
+        genre_following=following,
         generated_descriptors=descriptors.describe(generated, threshold=threshold),
         real_descriptors=descriptors.describe(held_all, threshold=threshold),
     )

@@ -157,16 +157,8 @@ def test_conditional_model_is_sampled_evenly() -> None:
 
 def test_bad_inputs_are_one_clear_error() -> None:
     data = synthetic_dataset()
-    no_genres = make_stored_model("blank", kind="can", genres=())
-    with pytest.raises(ModelError, match="no genres"):
-        evaluate(no_genres, data, n=4, classifier=False)
-    other = make_stored_model("other", kind="can", genres=("funk", "house"))
-    with pytest.raises(
-        DataError,
-        match=r"missing from the data: house; not in the model: "
-        r"jazz, rock",
-    ):
-        evaluate(other, data, n=4, classifier=False)
+    with pytest.raises(DataError, match="pass --labels CSV"):
+        evaluate(GeneratedSet("g", data.x[:5]), data, classifier=False, split_by="session")
     with pytest.raises(DataError, match="at least 2"):
         evaluate(GeneratedSet("one", data.x[:1]), data, classifier=False)
     tiny = synthetic_dataset(files_per_genre=1)  # single-file genres stay in training
@@ -256,7 +248,6 @@ def test_cli_end_to_end(tmp_path: Path) -> None:
 
 def test_cli_bad_input_exits_non_zero_with_one_line(tmp_path: Path) -> None:
     data_dir = midi_corpus(tmp_path / "data")
-    make_stored_model("house", kind="can", genres=("house", "techno"))
     env = subprocess_env()
     done = subprocess.run(
         [
@@ -264,8 +255,10 @@ def test_cli_bad_input_exits_non_zero_with_one_line(tmp_path: Path) -> None:
             "-m",
             "rhythmcan_cli",
             "evaluate",
-            "house",
             str(data_dir),
+            str(data_dir),
+            "--split-by",
+            "session",
             "--no-classifier",
             "--quiet",
         ],
@@ -276,7 +269,7 @@ def test_cli_bad_input_exits_non_zero_with_one_line(tmp_path: Path) -> None:
     )
     assert done.returncode == 1
     lines = [line for line in done.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and "do not match" in lines[0] and "techno" in lines[0]
+    assert len(lines) == 1 and "--split-by session" in lines[0] and "--labels" in lines[0]
     result = runner.invoke(app, ["evaluate", "no-such-model", str(data_dir), "--quiet"])
     assert result.exit_code != 0
 
@@ -339,7 +332,7 @@ def test_held_out_files_are_the_models_own_validation_files() -> None:
     """A model trained on this data is compared with the files its training never saw."""
     from dataclasses import replace as dc_replace
 
-    from rhythmcan_cli.evaluate import _held_out_plan
+    from rhythmcan_cli.splits import held_out_split
 
     data = synthetic_dataset()
     model = make_stored_model("own-split", kind="can", genres=data.genres)
@@ -348,15 +341,15 @@ def test_held_out_files_are_the_models_own_validation_files() -> None:
         data_fingerprint=data.fingerprint,
         training={"seed": 7, "validation": 0.3},
     )
-    own = dc_replace(model, card=card)
-    seed, share, text = _held_out_plan(own, data, 0, None)
-    assert (seed, share) == (7, 0.3) and "own validation files" in text
-    held = split_by_file(data, validation=share, seed=seed)[1]
+    _, held, text = held_out_split(data, card=card, seed=0)
+    assert "own validation files" in text and "seed 7" in text
     assert set(held.file_ids.tolist()) == set(split_by_file(data, 0.3, 7)[1].file_ids.tolist())
     # another dataset, or an explicit share: files drawn with the evaluation seed
-    other = dc_replace(own, card=dc_replace(card, data_fingerprint="elsewhere"))
-    assert _held_out_plan(other, data, 3, None)[:2] == (3, 0.1)
-    assert _held_out_plan(own, data, 3, 0.2)[:2] == (3, 0.2)
+    other = dc_replace(card, data_fingerprint="elsewhere")
+    _, held, text = held_out_split(data, card=other, seed=3)
+    assert text == "10% of the files, drawn with seed 3"
+    assert set(held.file_ids.tolist()) == set(split_by_file(data, 0.1, 3)[1].file_ids.tolist())
+    assert held_out_split(data, card=card, seed=3, validation=0.2)[2].startswith("20%")
 
 
 def test_texture_section_sees_a_set_of_rolls() -> None:

@@ -56,7 +56,7 @@ def _render(report: EvaluationReport) -> None:
     """Rich tables of the report on stdout."""
     from rich.table import Table
 
-    from rhythmcan_cli.cli.evaluate_tables import render_texture
+    from rhythmcan_cli.cli.evaluate_tables import render_judge, render_texture
     from rhythmcan_cli.evaluate import BASELINE_INSTRUMENT, BASELINE_TOTAL, GENERATED
 
     genres = report.genres
@@ -66,7 +66,12 @@ def _render(report: EvaluationReport) -> None:
         title=f"Mean OSA distance to each training genre's patterns (0-288; n={report.n}, up "
         f"to {report.per_genre} per genre; lower = closer)",
         title_justify="left",
-        caption=f"held out: {report.held_out}",
+        caption=f"held out: {report.held_out}; "
+        + (
+            f"{report.held_out_copies:.1%} of its windows are exact copies of training windows"
+            if report.held_out_copies
+            else "none of its windows is an exact copy of a training window"
+        ),
         caption_justify="left",
     )
     table.add_column("training genre")
@@ -129,23 +134,7 @@ def _render(report: EvaluationReport) -> None:
     out.print(novelty)
     render_texture(report)
 
-    if report.ambiguity is not None:
-        amb = report.ambiguity
-        ambiguity = Table(
-            title=f"Genre ambiguity (classifier '{amb.classifier}'; entropy 1 = no genre)",
-            title_justify="left",
-        )
-        for column in ("patterns", "entropy", "max probability", "most often"):
-            ambiguity.add_column(column, justify="left" if column == "patterns" else "right")
-        for label, posterior in (("generated", amb.generated), ("held-out real", amb.real)):
-            top = max(posterior.predicted_share.items(), key=lambda item: item[1])
-            ambiguity.add_row(
-                label,
-                f"{posterior.entropy_mean:.3f} ± {posterior.entropy_std:.3f}",
-                f"{posterior.max_prob_mean:.3f} ± {posterior.max_prob_std:.3f}",
-                f"{top[0]} {top[1]:.0%}",
-            )
-        out.print(ambiguity)
+    render_judge(report)
 
     plaus = report.plausibility
     descriptors = Table(
@@ -228,6 +217,25 @@ def evaluate(
             show_default=False,
         ),
     ] = None,
+    split_by: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--split-by",
+            metavar="COLUMN",
+            help="Hold out whole groups of a labels-CSV column (session, a style-file group) "
+            "instead of files; a ready split column (train/validation/test) holds out all but "
+            "train.",
+            show_default=False,
+        ),
+    ] = None,
+    dedupe: Annotated[
+        bool,
+        typer.Option(
+            "--dedupe",
+            help="Drop held-out windows that are exact copies of training windows from the "
+            "references.",
+        ),
+    ] = False,
     json_out: Annotated[
         Optional[str],  # noqa: UP045
         typer.Option(
@@ -290,6 +298,8 @@ def evaluate(
                 seed=0 if seed is None else seed,
                 classifier=False if no_classifier else classifier,
                 validation=validation,
+                split_by=split_by,
+                dedupe=dedupe,
                 progress=progress,
             )
         if json_out is not None:

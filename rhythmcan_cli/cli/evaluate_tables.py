@@ -81,4 +81,81 @@ def render_texture(report: EvaluationReport) -> None:
     out.print(table)
 
 
-__all__ = ["render_texture"]
+def ambiguity_line(report: EvaluationReport) -> str | None:
+    """'entropy 0.47 (held-out real 0.23, random 0.30 / 0.35)': the headline figure."""
+    amb = report.ambiguity
+    if amb is None:
+        return None
+    line = f"entropy {amb.generated.entropy_mean:.2f} (held-out real {amb.real.entropy_mean:.2f}"
+    cal = amb.calibration
+    if cal is not None:
+        line += (
+            f", random {cal.entropy_random_instrument:.2f} per-instrument / "
+            f"{cal.entropy_random_total:.2f} total"
+        )
+    return line + ")"
+
+
+def render_judge(report: EvaluationReport) -> None:
+    """Ambiguity beside the judge's own quality, and genre-following for conditional models."""
+    from rich.table import Table
+
+    amb = report.ambiguity
+    if amb is None:
+        return
+    cal = amb.calibration
+    caption = None
+    if cal is not None:
+        q = cal.quality
+        recall = ", ".join(f"{g} {r:.0%}" for g, r in q.recall.items())
+        caption = (
+            f"judge on {q.n} held-out real windows: accuracy {q.accuracy:.1%}, macro recall "
+            f"{q.macro_recall:.1%}, calibration error (ECE) {q.ece:.3f}; recall: {recall}"
+        )
+    table = Table(
+        title=f"Genre ambiguity: {ambiguity_line(report)}; judge '{amb.classifier}', entropy "
+        "1 = no genre",
+        title_justify="left",
+        caption=caption,
+        caption_justify="left",
+    )
+    for column in ("patterns", "entropy", "max probability", "most often"):
+        table.add_column(column, justify="left" if column == "patterns" else "right")
+    for label, posterior in (("generated", amb.generated), ("held-out real", amb.real)):
+        top = max(posterior.predicted_share.items(), key=lambda item: item[1])
+        table.add_row(
+            label,
+            f"{posterior.entropy_mean:.3f} ± {posterior.entropy_std:.3f}",
+            f"{posterior.max_prob_mean:.3f} ± {posterior.max_prob_std:.3f}",
+            f"{top[0]} {top[1]:.0%}",
+        )
+    if cal is not None:
+        table.add_row("random: instr.", f"{cal.entropy_random_instrument:.3f}", "", "")
+        table.add_row("random: total", f"{cal.entropy_random_total:.3f}", "", "")
+    out.print(table)
+    following = report.genre_following
+    if following is None:
+        return
+    table = Table(
+        title=f"Genre-following: share of the patterns asked for a genre that the judge "
+        f"calls that genre (mean {following.mean_precision:.1%}; the judge's own recall on "
+        "held-out real is the ceiling)",
+        title_justify="left",
+    )
+    for column in ("asked for", "judge agrees", "judge recall (real)", "judge's top genre"):
+        table.add_column(column, justify="left" if column == "asked for" else "right")
+    for row, genre in enumerate(following.genres):
+        counts = following.confusion[row]
+        total = max(sum(counts), 1)
+        pick = int(max(range(len(counts)), key=lambda i: counts[i]))
+        ceiling = following.judge_recall.get(genre)
+        table.add_row(
+            genre,
+            f"{following.precision[genre]:.1%}",
+            "-" if ceiling is None else f"{ceiling:.1%}",
+            f"{following.judge_genres[pick]} {counts[pick] / total:.0%}",
+        )
+    out.print(table)
+
+
+__all__ = ["ambiguity_line", "render_judge", "render_texture"]
