@@ -150,11 +150,14 @@ class ModelCard:
     output_pitches: list[int] = field(default_factory=lambda: list(OUTPUT_PITCHES))
     steps: int = STEPS
     z_dim: int = 100
-    z_sigma_train: float = 0.5
+    z_sigma_train: float | None = 0.5
+    """The z spread the generator was trained with; None: unknown (an imported file that
+    does not say)."""
     z_sigma_sample: float = 1.0
     threshold: float = DEFAULT_THRESHOLD
     data_fingerprint: str = ""
-    epochs: int = 0
+    epochs: int | None = 0
+    """Epochs trained; None: unknown (an imported file that does not say)."""
     final_losses: dict[str, float] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
     created: str = ""
@@ -247,11 +250,11 @@ _FIELD_CHECKS: Final[dict[str, tuple[str, Any]]] = {
     "output_pitches": ("a list of integers", lambda v: _list_of(v, int)),
     "steps": ("an integer", _is_int),
     "z_dim": ("an integer", _is_int),
-    "z_sigma_train": ("a number", _is_num),
+    "z_sigma_train": ("a number or null (unknown)", lambda v: v is None or _is_num(v)),
     "z_sigma_sample": ("a number", _is_num),
     "threshold": ("a number", _is_num),
     "data_fingerprint": ("a string", lambda v: isinstance(v, str)),
-    "epochs": ("an integer", _is_int),
+    "epochs": ("an integer or null (unknown)", lambda v: v is None or _is_int(v)),
     "final_losses": (
         "an object of numbers",
         lambda v: _map_of(v, float),
@@ -273,7 +276,7 @@ def _check_field(key: str, value: Any) -> Any:
     if not ok(value):
         raise ModelError(f"model card field {key!r} must be {what}")
     if key in ("z_sigma_train", "z_sigma_sample", "threshold"):
-        return float(value)
+        return None if value is None else float(value)
     if key == "final_losses":
         return {k: (float("nan") if x is None else float(x)) for k, x in value.items()}
     return value

@@ -220,6 +220,20 @@ def _read_metadata(lm: LayersModel, folder: Path) -> dict[str, Any] | None:
     return data
 
 
+def _number_or_none(value: Any) -> float | None:
+    """A metadata number, or None when absent or not a number."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def _int_or_none(value: Any) -> int | None:
+    """A metadata integer, or None when absent or not an integer."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return None
+
+
 def import_model(
     model_json: Path,
     *,
@@ -278,7 +292,10 @@ def import_model(
         output_pitches=[int(p) for p in meta.get("output_pitches", OUTPUT_PITCHES)],
         steps=STEPS,
         z_dim=generator.z_dim,
-        z_sigma_train=float(meta.get("z_sigma_train", 0.5)),
+        # Facts the file does not hold stay unknown (None), never a default: the 2020
+        # release files record neither the training z spread nor the epochs.
+        z_sigma_train=_number_or_none(meta.get("z_sigma_train")),
+        epochs=_int_or_none(meta.get("epochs")),
         z_sigma_sample=float(meta.get("z_sigma", 1.0)),
         threshold=float(meta.get("threshold", DEFAULT_THRESHOLD)),
         description=str(

@@ -242,6 +242,11 @@ def test_import_the_2020_release_model(tokui_model: Path) -> None:
     data = json.loads(out)
     assert code == 0 and data["kind"] == "can" and data["z_dim"] == 100
     assert store.open_model("tokui").generator().z_dim == 100
+    # the 2020 files hold neither the training z spread nor the epochs: unknown, not a default
+    assert data["z_sigma_train"] is None and data["epochs"] is None
+    assert data["z_sigma_sample"] == 1.0  # the Max for Live device's sampling spread
+    code, out, _ = invoke("models", "show", "tokui")
+    assert code == 0 and "sigma unknown in training" in " ".join(out.split())
 
 
 PROBE = """

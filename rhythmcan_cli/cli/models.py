@@ -173,7 +173,7 @@ def _print_table(
             model.name,
             card.kind if wide else _SHORT_KIND.get(card.kind, card.kind),
             genres,
-            str(card.epochs),
+            "?" if card.epochs is None else str(card.epochs),
             _when(card.created) if wide else _when(card.created)[:10],
             _size(model.size_bytes()),
             source,
@@ -233,11 +233,13 @@ def show(
         ("steps", str(card.steps)),
         (
             "z",
-            f"dim {card.z_dim}, sigma {card.z_sigma_train:g} in training, "
+            f"dim {card.z_dim}, sigma "
+            + ("unknown" if card.z_sigma_train is None else f"{card.z_sigma_train:g}")
+            + " in training, "
             f"{card.z_sigma_sample:g} when sampling",
         ),
         ("threshold", f"{card.threshold:g}"),
-        ("epochs", str(card.epochs)),
+        ("epochs", "unknown" if card.epochs is None else str(card.epochs)),
         ("final losses", ", ".join(f"{k} {v:.4g}" for k, v in card.final_losses.items()) or "-"),
         ("data", card.data_fingerprint or "-"),
         ("created", card.created or "-"),
