@@ -23,6 +23,7 @@ from rhythmcan_cli.atomic import atomic_write
 from rhythmcan_cli.errors import DataError
 from rhythmcan_cli.patterns import (
     SampledPattern,
+    first_pattern,
     last_path,
     read_patterns,
     store_root,
@@ -63,9 +64,8 @@ def choose_anchor(vary: str | Path) -> tuple[SampledPattern, bool]:
     """
     if str(vary) in (LAST, "anchor"):
         return load_anchor(), False
-    if str(vary) == "-":
-        return read_patterns(None)[0], True
-    return read_patterns(Path(vary))[0], True
+    # the first pattern only: reading stops there (bounded, see patterns.first_pattern)
+    return first_pattern(None if str(vary) == "-" else Path(vary)), True
 
 
 __all__ = ["ANCHOR_FILE", "anchor_path", "choose_anchor", "load_anchor", "save_anchor"]

@@ -20,16 +20,25 @@ import io
 import os
 import sys
 import wave
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import BinaryIO, Final
 
 import numpy as np
 import numpy.typing as npt
 
 from rhythmcan_cli.errors import AudioError, DataError, MidiError, UsageError
-from rhythmcan_cli.patterns import SampledPattern, atomic_write, loads_patterns
+from rhythmcan_cli.grid import STEPS
+from rhythmcan_cli.inputs import megabytes, open_regular, read_stream
+from rhythmcan_cli.midi import MAX_FILE_BYTES
+from rhythmcan_cli.patterns import (
+    MAX_INPUT_BYTES,
+    SampledPattern,
+    atomic_write,
+    parse_line,
+    stream_lines,
+)
 
 SAMPLE_RATE: Final = 44100
 DRUM_CHANNEL: Final = 9
@@ -38,6 +47,13 @@ TAIL_S: Final = 0.6
 """Seconds rendered after the last loop ends, so the last hits ring out."""
 DEFAULT_BPM: Final = 120.0
 PLAY_WAV: Final = "last-play.wav"
+MAX_AUDIO_S: Final = 3600.0
+"""Most audio rendered at once (one hour: 635 MB of 16-bit stereo); longer is refused."""
+MAX_NOTES: Final = 250_000
+"""Most note-ons rendered at once (70 a second for an hour)."""
+MAX_SILENCE_S: Final = 30.0
+"""Silence rendered after a file's last note-on at most: a late note-off or end of track
+(a 37-byte file can hold a note-off 10 hours on) does not make hours of silence."""
 
 KITS: Final[dict[str, int]] = {
     "standard": 0,
@@ -90,8 +106,44 @@ class Score:
         return [(t, a, b) for t, kind, ch, a, b in self.events if kind == "on" and ch == channel]
 
 
+def check_size(
+    seconds: float, notes: int, what: str = "the input", *, so_far: bool = False
+) -> None:
+    """AudioError when ``seconds`` of audio or ``notes`` note-ons are more than play renders
+    at once (``so_far``: the figures of an input not read to its end)."""
+    more = "more than " if so_far else ""
+    if not seconds <= MAX_AUDIO_S:  # also NaN
+        raise AudioError(
+            f"{what} would make {more}{_duration(seconds)} of audio, more than the"
+            f" {_duration(MAX_AUDIO_S)} rendered at once; play fewer patterns, loops or files"
+        )
+    if notes > MAX_NOTES:
+        raise AudioError(
+            f"{what} holds {more}{notes:,} notes, more than the {MAX_NOTES:,} rendered at once;"
+            " play fewer patterns, loops or files"
+        )
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 3600 * 48:
+        return f"{seconds / (3600 * 24):,.0f} days"
+    if seconds >= 5400:
+        return f"{seconds / 3600:,.1f} hours"
+    if seconds >= 90:
+        return f"{seconds / 60:.0f} minutes"
+    return f"{seconds:.0f} s"
+
+
 def concat(scores: Sequence[Score], loops: int = 1) -> Score:
-    """Scores one after another, the whole sequence ``loops`` times."""
+    """Scores one after another, the whole sequence ``loops`` times.
+
+    Refused (AudioError) before anything is built when the result would be longer than
+    ``MAX_AUDIO_S`` or hold more than ``MAX_NOTES`` note-ons.
+    """
+    check_size(
+        sum(score.length_s for score in scores) * loops,
+        sum(sum(1 for event in score.events if event[1] == "on") for score in scores) * loops,
+    )
     events: list[tuple[float, str, int, int, int]] = []
     offset = 0.0
     for _ in range(loops):
@@ -126,9 +178,13 @@ def midi_score(source: Path | bytes, *, bpm: float | None = None, name: str = ""
             events.append((seconds, "off", message.channel, message.note, 0))
         elif message.type == "program_change":
             events.append((seconds, "program", message.channel, message.program, 0))
-    if not any(kind == "on" for _, kind, *_ in events):
+    last_on = max((t for t, kind, *_ in events if kind == "on"), default=None)
+    if last_on is None:
         raise MidiError(f"{label}: the MIDI file has no notes to play")
-    return Score(tuple(events), seconds)
+    end = min(seconds, last_on + MAX_SILENCE_S)
+    if end < seconds:  # a late note-off or end of track: clipped, not hours of silence
+        events = [event for event in events if event[0] <= end]
+    return Score(tuple(events), end)
 
 
 def pattern_score(
@@ -165,38 +221,116 @@ def read_sources(
     """MIDI files, pattern JSON files, or ``-`` (stdin: pattern JSON or MIDI bytes) -> one Score.
 
     Pattern JSON loops pattern by pattern (like ``sample --loops``); a MIDI file loops as a
-    whole. Anything else is a MidiError or a DataError naming the source.
+    whole. Anything else is a MidiError or a DataError naming the source. Every input is
+    read with bounds: files must be regular files (a FIFO or ``/dev/zero`` is refused before
+    a byte is read), MIDI is read up to its 16 MB limit, pattern JSON line by line, and
+    reading stops as soon as the audio would pass ``MAX_AUDIO_S`` or ``MAX_NOTES``.
     """
     if not sources:
         raise UsageError("nothing to play: name MIDI files, or pipe 'rhythmcan sample' into '-'")
     scores: list[Score] = []
+    budget = _Budget()
     for source in sources:
-        if source == "-":
-            data = stdin if stdin is not None else sys.stdin.buffer.read()
-            label = "stdin"
-        else:
-            path = Path(source)
-            if not path.is_file():
-                raise DataError(f"no such file: {source}")
-            try:
-                data = path.read_bytes()
-            except OSError as error:
-                raise DataError(f"cannot read {source}: {error.strerror or error}") from None
-            label = source
-        if data.startswith(b"MThd"):
-            scores.append(concat([midi_score(data, bpm=bpm, name=label)], loops))
-        elif data.lstrip()[:1] == b"{":
-            try:
-                text = data.decode("utf-8")
-            except UnicodeDecodeError:
-                raise DataError(f"{label}: not UTF-8 text, not pattern JSON") from None
-            patterns = loads_patterns(text, where=label)
+        with _source_stream(source, stdin) as (stream, label):
+            head = _read_head(stream, label)
+            if head == b"MThd":
+                _check_midi_size(stream, label)
+                data = head + read_stream(
+                    stream, limit=MAX_FILE_BYTES, what=label, kind=_MIDI_KIND, already=len(head)
+                )
+                score = concat([midi_score(data, bpm=bpm, name=label)], loops)
+                budget.add(score.length_s, sum(1 for e in score.events if e[1] == "on"), label)
+                scores.append(score)
+                continue
+            patterns = _pattern_lines(stream, head, label, bpm=bpm, loops=loops, budget=budget)
             scores.append(pattern_score(patterns, bpm=bpm, loops=loops))
-        elif not data.strip():
-            raise DataError(f"{label}: empty input; pipe 'rhythmcan sample --format json' into it")
-        else:
-            raise MidiError(f"{label}: not a MIDI file (no 'MThd' header) and not pattern JSON")
     return concat(scores)
+
+
+_MIDI_KIND: Final = "a drum MIDI file"
+
+
+def _check_midi_size(stream: BinaryIO, label: str) -> None:
+    """Refuse a MIDI file over ``MAX_FILE_BYTES`` from its size, before reading it."""
+    try:
+        size = os.fstat(stream.fileno()).st_size
+    except (OSError, AttributeError, ValueError, io.UnsupportedOperation):
+        return  # not a file (a pipe, a buffer): read_stream caps the read instead
+    if size > MAX_FILE_BYTES:
+        raise MidiError(
+            f"{label} is {megabytes(size)}, larger than the {megabytes(MAX_FILE_BYTES)}"
+            f" {_MIDI_KIND} may have"
+        )
+
+
+class _Budget:
+    """Audio seconds and note-ons read so far, against ``MAX_AUDIO_S`` and ``MAX_NOTES``."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.notes = 0
+
+    def add(self, seconds: float, notes: int, label: str) -> None:
+        self.seconds += seconds
+        self.notes += notes
+        check_size(self.seconds, self.notes, label, so_far=True)
+
+
+@contextlib.contextmanager
+def _source_stream(source: str, stdin: bytes | None) -> Iterator[tuple[BinaryIO, str]]:
+    """A binary stream for one source: stdin for ``-``, else a regular file (never a FIFO
+    or a device)."""
+    if source == "-":
+        yield (io.BytesIO(stdin) if stdin is not None else sys.stdin.buffer), "stdin"
+        return
+    if not os.path.lexists(source):
+        raise DataError(f"no such file: {source}")
+    kind = "a MIDI or pattern JSON file"
+    with open_regular(Path(source), what=source, limit=MAX_INPUT_BYTES, kind=kind) as stream:
+        yield stream, source
+
+
+def _read_head(stream: BinaryIO, label: str) -> bytes:
+    """Up to the first 4 bytes of ``stream`` (fewer only at its end)."""
+    head = b""
+    try:
+        while len(head) < 4:
+            more = stream.read(4 - len(head))
+            if not more:
+                break
+            head += more
+    except OSError as error:
+        raise DataError(f"cannot read {label}: {error.strerror or error}") from None
+    return head
+
+
+def _pattern_lines(
+    stream: BinaryIO,
+    head: bytes,
+    label: str,
+    *,
+    bpm: float | None,
+    loops: int,
+    budget: _Budget,
+) -> list[SampledPattern]:
+    """The patterns of a pattern JSON stream, read line by line, stopping at the budget."""
+    start = head.lstrip()[:1]
+    if start and start != b"{":
+        raise MidiError(f"{label}: not a MIDI file (no 'MThd' header) and not pattern JSON")
+    seconds = STEPS / 4 * 60.0 / (bpm or DEFAULT_BPM) * loops  # 2 bars of 16ths
+    patterns: list[SampledPattern] = []
+    lines = stream_lines(stream, where=label, prefix=head)
+    for number, line in enumerate(lines, start=1):
+        if not patterns and line.strip() and line.lstrip()[:1] != b"{":
+            raise MidiError(f"{label}: not a MIDI file (no 'MThd' header) and not pattern JSON")
+        pattern = parse_line(line, where=label, line=number)
+        if pattern is not None:
+            notes = int(np.count_nonzero(pattern.values > pattern.threshold)) * loops
+            budget.add(seconds, notes, label)
+            patterns.append(pattern)
+    if not patterns:
+        raise DataError(f"{label}: empty input; pipe 'rhythmcan sample --format json' into it")
+    return patterns
 
 
 # ---------------------------------------------------------------------------------- sound
@@ -241,12 +375,6 @@ class Rendered:
         return float(self.samples.shape[0]) / self.samplerate
 
 
-def _to_int16(audio: npt.NDArray[np.float32]) -> Int16Audio:
-    clipped = np.clip(audio, -1.0, 1.0) * 32767.0
-    result: Int16Audio = np.round(clipped).astype(np.int16)
-    return result
-
-
 def render_builtin(
     score: Score, *, samplerate: int = SAMPLE_RATE, tail_s: float = TAIL_S
 ) -> Int16Audio:
@@ -257,8 +385,9 @@ def render_builtin(
     times = [t for t, _, _ in hits]
     pitches = [p for _, p, _ in hits]
     velocities = [v for _, _, v in hits]
-    mix = synth.render(times, pitches, velocities, score.length_s + tail_s, samplerate=samplerate)
-    return _to_int16(mix)
+    return synth.render_int16(
+        times, pitches, velocities, score.length_s + tail_s, samplerate=samplerate
+    )
 
 
 def render_fluidsynth(
@@ -289,25 +418,31 @@ def render_fluidsynth(
             if synth.program_select(DRUM_CHANNEL, sfid, 128, 0) != 0:
                 raise AudioError(f"SoundFont {soundfont} has no drum kits (bank 128)")
         total = round((score.length_s + tail_s) * samplerate)
-        chunks: list[npt.NDArray[np.int16]] = []
+        audio = np.zeros((total, 2), dtype=np.int16)  # filled in place: no copies of the whole
         frame = 0
+
+        def pull(target: int) -> int:
+            """Render up to ``target`` into ``audio``, a second at a time."""
+            at = frame
+            while at < target:
+                count = min(target - at, samplerate)
+                block = np.asarray(synth.get_samples(count), dtype=np.int16).reshape(-1, 2)
+                audio[at : at + block.shape[0]] = block[: target - at]
+                at += count
+            return max(at, frame)
+
         for seconds, kind, channel, a, b in sorted(score.events, key=_event_order):
-            target = min(total, round(seconds * samplerate))
-            if target > frame:
-                chunks.append(np.asarray(synth.get_samples(target - frame), dtype=np.int16))
-                frame = target
+            frame = pull(min(total, round(seconds * samplerate)))
             if kind == "on":
                 synth.noteon(channel, a, b)
             elif kind == "off":
                 synth.noteoff(channel, a)
             elif channel != DRUM_CHANNEL:
                 synth.program_select(channel, sfid, 0, a)
-        if total > frame:
-            chunks.append(np.asarray(synth.get_samples(total - frame), dtype=np.int16))
+        pull(total)
     finally:
         synth.delete()
-    audio = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
-    return audio.reshape(-1, 2), notices
+    return audio, notices
 
 
 def _event_order(event: tuple[float, str, int, int, int]) -> tuple[float, int]:
@@ -329,8 +464,13 @@ def render(
     kit: str = "standard",
     samplerate: int = SAMPLE_RATE,
 ) -> Rendered:
-    """Render with FluidSynth when it and a SoundFont are there, else with the built-in synth."""
+    """Render with FluidSynth when it and a SoundFont are there, else with the built-in synth.
+
+    Refused (AudioError) before allocating when longer than ``MAX_AUDIO_S`` or with more
+    than ``MAX_NOTES`` notes; memory is then the 16-bit output and a small block.
+    """
     check_kit(kit)
+    check_size(score.length_s, sum(1 for event in score.events if event[1] == "on"))
     notices: list[str] = []
     reason: str | None = None
     if os.environ.get("RHYTHMCAN_SYNTH", "").lower() == "builtin":
@@ -355,14 +495,15 @@ def render(
 
 def wav_bytes(samples: Int16Audio, samplerate: int = SAMPLE_RATE) -> bytes:
     """A 16-bit PCM WAV file (mono or stereo from the array's second axis)."""
-    array = np.asarray(samples, dtype=np.int16)
+    array = np.ascontiguousarray(samples, dtype="<i2")  # no copy of int16 on x86 and ARM
     channels = 1 if array.ndim == 1 else array.shape[1]
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as handle:
         handle.setnchannels(channels)
         handle.setsampwidth(2)
         handle.setframerate(samplerate)
-        handle.writeframes(array.astype("<i2").tobytes())
+        handle.setnframes(array.shape[0])  # the header is right at once: no seek back
+        handle.writeframes(array.data.cast("B"))
     return buffer.getvalue()
 
 

@@ -36,12 +36,15 @@ import numpy.typing as npt
 from rhythmcan_cli.atomic import pid_alive
 from rhythmcan_cli.errors import DataError, MidiError, UsageError
 from rhythmcan_cli.grid import N_CLASSES, PITCH_TO_CLASS, STEPS, FloatArray
+from rhythmcan_cli.inputs import InputError, check_regular, open_regular, read_file
 from rhythmcan_cli.midi import MAX_FILE_BYTES, read_midi_windows
 from rhythmcan_cli.progress import ProgressCallback, report
 
 CACHE_FORMAT: Final = 4
 """Bump when the reader or the cache layout changes: old cache files are then ignored."""
 MIDI_SUFFIXES: Final = (".mid", ".midi")
+MAX_CSV_BYTES: Final = 64 * 1024 * 1024
+"""Largest labels CSV read (the Groove MIDI Dataset's info.csv is 0.2 MB)."""
 SERIAL_BELOW: Final = 48
 """Fewer files than this are parsed in this process: starting workers would cost more."""
 
@@ -50,6 +53,7 @@ REASON_CORRUPT: Final = "corrupt or unreadable MIDI"
 REASON_EMPTY: Final = "empty file"
 REASON_TOO_LARGE: Final = "too large"
 REASON_UNREADABLE: Final = "cannot be opened"
+REASON_NOT_REGULAR: Final = "not a regular file (a FIFO or a device)"
 REASON_NO_DRUMS: Final = "no drum notes on the channel"
 REASON_NO_44: Final = "no 4/4 stretch of 2 bars"
 REASON_FEW_ONSETS: Final = "no window with enough hits"
@@ -302,7 +306,7 @@ def _csv_entries(
                 skipped.append(SkippedFile(relative, REASON_NO_LABEL))
                 continue
             path = Path(raw_path) if Path(raw_path).is_absolute() else data_dir / raw_path
-            if not path.is_file():
+            if not path.exists():  # a FIFO or a device is refused when read, and counted
                 skipped.append(SkippedFile(relative, REASON_MISSING))
                 continue
             entries.append(_Entry(relative, path, label))
@@ -334,13 +338,18 @@ def default_cache_dir() -> Path:
 
 
 def _hash_file(path: Path) -> str:
+    """The SHA-256 of a file's bytes, or a marker saying why it cannot be read.
+
+    Opened through ``inputs.open_regular``: a FIFO or a device (a ``.mid`` linked to
+    ``/dev/zero``) is never read, and nothing past ``MAX_FILE_BYTES`` is.
+    """
     digest = hashlib.sha256()
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            return f"too-large:{size}"
-        with path.open("rb") as stream:
-            digest.update(stream.read())
+        with open_regular(path, limit=MAX_FILE_BYTES) as stream:
+            while chunk := stream.read(1 << 20):
+                digest.update(chunk)
+    except InputError as error:
+        return f"{error.reason}:{error}"
     except OSError as error:
         return f"unreadable:{error.errno}"
     return digest.hexdigest()
@@ -472,9 +481,13 @@ def _read_one(job: tuple[str, int, int, int]) -> _FileResult:
     if _stopping:
         return _FileResult(None, {}, 0, REASON_UNREADABLE, "interrupted")
     try:
-        size = path.stat().st_size
+        size = os.stat(path).st_size
     except OSError as error:
         return _FileResult(None, {}, 0, REASON_UNREADABLE, error.strerror or str(error))
+    try:
+        check_regular(path)  # a FIFO would hang the read, a device never end
+    except InputError as error:
+        return _FileResult(None, {}, 0, REASON_NOT_REGULAR, str(error))
     if size == 0:
         return _FileResult(None, {}, 0, REASON_EMPTY)
     if size > MAX_FILE_BYTES:
@@ -695,12 +708,9 @@ def build_dataset(
     csv_bytes = b""
     if labels_csv is not None:
         labels_csv = Path(labels_csv)
-        try:
-            csv_bytes = labels_csv.read_bytes()
-        except FileNotFoundError:
-            raise DataError(f"labels file {labels_csv} does not exist") from None
-        except OSError as error:
-            raise DataError(f"cannot read {labels_csv}: {error.strerror or error}") from None
+        if not labels_csv.exists():
+            raise DataError(f"labels file {labels_csv} does not exist")
+        csv_bytes = read_file(labels_csv, limit=MAX_CSV_BYTES, kind="a labels CSV")
         entries, pre_skipped = _csv_entries(
             data_dir, labels_csv, csv_bytes, path_column, label_column, primary_label, where
         )

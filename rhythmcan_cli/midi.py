@@ -44,12 +44,15 @@ from rhythmcan_cli.grid import (
     check_batch,
     check_pattern,
 )
+from rhythmcan_cli.inputs import InputError, read_file
 
 if TYPE_CHECKING:  # pragma: no cover
     import mido
 
 MAX_FILE_BYTES: Final = 16 * 1024 * 1024
 """Files larger than this are refused: no drum loop is that big, and parsing it would be slow."""
+_MIDI_KIND: Final = "a drum MIDI file"
+_MIDO_MAX_TRACKS: Final = 0x7FFF
 MAX_EVENTS: Final = 2_000_000
 """Parsing stops with a MidiError after this many events (all tracks together)."""
 MAX_STEPS: Final = 1_000_000
@@ -110,24 +113,23 @@ class _CountingReader:
 
 
 def _load_bytes(source: Path | bytes) -> bytes:
+    """The bytes of a MIDI file or buffer, refused (MidiError) past ``MAX_FILE_BYTES``.
+
+    A path must be a regular file (not a FIFO or a device such as ``/dev/zero``); its size
+    is checked before a byte is read, and the read itself is capped (see ``inputs``).
+    """
     if isinstance(source, bytes | bytearray | memoryview):
         data = bytes(source)
     else:
         path = Path(source)
         try:
-            size = path.stat().st_size
-            if size > MAX_FILE_BYTES:
-                raise MidiError(
-                    f"{path.name} is {size / 1e6:.1f} MB, larger than the"
-                    f" {MAX_FILE_BYTES // (1024 * 1024)} MB a drum MIDI file may have"
-                )
-            data = path.read_bytes()
-        except OSError as error:
-            raise MidiError(f"cannot read {path}: {error.strerror or error}") from None
+            data = read_file(path, limit=MAX_FILE_BYTES, what=path.name, kind=_MIDI_KIND)
+        except InputError as error:
+            raise MidiError(str(error)) from None
     if len(data) > MAX_FILE_BYTES:
         raise MidiError(
             f"MIDI data of {len(data) / 1e6:.1f} MB is larger than the"
-            f" {MAX_FILE_BYTES // (1024 * 1024)} MB a drum MIDI file may have"
+            f" {MAX_FILE_BYTES // (1024 * 1024)} MB {_MIDI_KIND} may have"
         )
     return data
 
@@ -141,6 +143,12 @@ def parse_midi(source: Path | bytes) -> mido.MidiFile:
         raise MidiError("empty file (0 bytes), not a MIDI file")
     if not data.startswith(b"MThd"):
         raise MidiError("not a MIDI file (no 'MThd' header)")
+    declared = int.from_bytes(data[10:12], "big") if len(data) >= 12 else 0
+    if declared > _MIDO_MAX_TRACKS:  # mido reads the count as signed: it would read none
+        raise MidiError(
+            f"corrupt MIDI file: its header announces {declared:,} tracks"
+            f" (at most {_MIDO_MAX_TRACKS:,} can be read)"
+        )
     data = _without_alien_chunks(data)
     try:
         midi = mido.MidiFile(file=_CountingReader(data, MAX_EVENTS))

@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, TextIO
+from typing import Any, BinaryIO, Final, TextIO
 
 import numpy as np
 import numpy.typing as npt
@@ -32,10 +34,21 @@ import numpy.typing as npt
 from rhythmcan_cli.atomic import atomic_write
 from rhythmcan_cli.errors import DataError
 from rhythmcan_cli.grid import N_CLASSES, STEPS, check_pattern
+from rhythmcan_cli.inputs import iter_lines, json_depth, open_regular
 
 FORMAT: Final = "rhythmcan.pattern/1"
 VALUE_DECIMALS: Final = 4
 LAST_FILE: Final = "last.json"
+MAX_LINE_BYTES: Final = 1024 * 1024
+"""Longest JSON line read (a pattern's line is about 4 KB)."""
+MAX_INPUT_BYTES: Final = 256 * 1024 * 1024
+"""Most pattern JSON read from one file or stdin (about 60,000 patterns)."""
+MAX_LINES: Final = 200_000
+"""Most lines read from one file or stdin, blank ones included."""
+MAX_JSON_DEPTH: Final = 32
+"""Deepest nesting of a line accepted (a pattern nests 3 levels)."""
+MAX_Z: Final = 1e6
+"""Largest |z| accepted in a pattern (sampled z lie within a few units of 0)."""
 
 Genre = str | dict[str, float] | None
 
@@ -161,8 +174,8 @@ def pattern_from_dict(obj: object, *, where: str = "pattern", line: int = 1) -> 
             raise _fail(where, line, f"'{key}' must be a non-negative integer")
     genre = _genre(obj["genre"], where, line)
     z = obj["z"]
-    if not isinstance(z, list) or not z or not all(_number(v) for v in z):
-        raise _fail(where, line, "'z' must be a non-empty list of numbers")
+    if not isinstance(z, list) or not z or not all(_number(v) and abs(v) <= MAX_Z for v in z):
+        raise _fail(where, line, f"'z' must be a non-empty list of numbers within +-{MAX_Z:g}")
     threshold = obj["threshold"]
     if not _number(threshold) or not 0.0 <= float(threshold) <= 1.0:
         raise _fail(where, line, "'threshold' must be a number between 0 and 1")
@@ -222,39 +235,110 @@ def _genre(value: object, where: str, line: int) -> Genre:
     raise _fail(where, line, "'genre' must be a name, a {name: weight} blend or null")
 
 
-def loads_patterns(text: str, *, where: str = "input") -> list[SampledPattern]:
-    """Parse JSON lines (blank lines skipped); any line that is not a pattern raises DataError."""
-    patterns: list[SampledPattern] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
-        if not raw.strip():
-            continue
-        try:
-            obj = json.loads(raw)
-        except ValueError:
-            raise _fail(where, number, "not a rhythmcan pattern (invalid JSON)") from None
-        patterns.append(pattern_from_dict(obj, where=where, line=number))
-    if not patterns:
+def _decode(raw: bytes, where: str, line: int) -> object:
+    """One JSON line, bounded: its size and nesting are checked before it is parsed."""
+    if len(raw) > MAX_LINE_BYTES:
+        raise _fail(where, line, f"longer than {MAX_LINE_BYTES // 1024:,} KB: not a pattern")
+    if json_depth(raw) > MAX_JSON_DEPTH:
+        raise _fail(
+            where, line, f"nested more than {MAX_JSON_DEPTH} levels deep: not a rhythmcan pattern"
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _fail(where, line, "not UTF-8 text, not a rhythmcan pattern") from None
+    try:
+        return json.loads(text)
+    except RecursionError:  # pragma: no cover - json_depth refused it first
+        raise _fail(where, line, "nested too deeply: not a rhythmcan pattern") from None
+    except ValueError:
+        raise _fail(where, line, "not a rhythmcan pattern (invalid JSON)") from None
+
+
+def iter_patterns(lines: Iterable[bytes], *, where: str = "input") -> Iterator[SampledPattern]:
+    """Patterns of JSON lines (blank lines skipped), one at a time: a caller that needs only
+    the first stops the reading there. Any line that is not a pattern raises DataError."""
+    for number, raw in enumerate(lines, start=1):
+        pattern = parse_line(raw, where=where, line=number)
+        if pattern is not None:
+            yield pattern
+
+
+def parse_line(raw: bytes, *, where: str = "input", line: int = 1) -> SampledPattern | None:
+    """The pattern of one JSON line (None for a blank line), or DataError naming the line."""
+    if not raw.strip():
+        return None
+    return pattern_from_dict(_decode(raw, where, line), where=where, line=line)
+
+
+def stream_lines(stream: BinaryIO, *, where: str, prefix: bytes = b"") -> Iterator[bytes]:
+    """The lines of a binary stream, bounded per line and in total (see ``inputs``)."""
+    return iter_lines(
+        stream,
+        what=where,
+        max_line=MAX_LINE_BYTES,
+        max_total=MAX_INPUT_BYTES,
+        max_lines=MAX_LINES,
+        kind="pattern JSON input",
+        prefix=prefix,
+    )
+
+
+def _collect(patterns: Iterable[SampledPattern], where: str) -> list[SampledPattern]:
+    found = list(patterns)
+    if not found:
         raise DataError(
             f"{where}: no patterns found (expected the JSON lines of 'rhythmcan sample')"
         )
-    return patterns
+    return found
+
+
+def loads_patterns(text: str, *, where: str = "input") -> list[SampledPattern]:
+    """Parse JSON lines (blank lines skipped); any line that is not a pattern raises DataError."""
+    lines = text.encode("utf-8", errors="surrogatepass").split(b"\n")
+    return _collect(iter_patterns(lines, where=where), where)
+
+
+@contextmanager
+def _opened(source: Path | None) -> Iterator[tuple[BinaryIO, str]]:
+    """A binary stream of pattern JSON and its name: stdin, or a regular file (never a FIFO
+    or a device: see ``inputs.open_regular``)."""
+    if source is None:
+        yield sys.stdin.buffer, "stdin"
+        return
+    if not os.path.lexists(source):
+        raise DataError(f"no such pattern file: {source}")
+    with open_regular(source, what=str(source)) as stream:
+        yield stream, str(source)
+
+
+def first_pattern(source: Path | None) -> SampledPattern:
+    """The first pattern of a JSON lines file or stdin (None), reading no further than it."""
+    with _opened(source) as (stream, where):
+        for pattern in iter_patterns(stream_lines(stream, where=where), where=where):
+            return pattern
+    raise DataError(f"{where}: no patterns found (expected the JSON lines of 'rhythmcan sample')")
 
 
 def read_patterns(source: str | Path | TextIO | None = None) -> list[SampledPattern]:
-    """Read pattern JSON lines from text (str), a file (Path), a stream, or stdin (None)."""
-    if source is None:
-        return loads_patterns(sys.stdin.read(), where="stdin")
-    if isinstance(source, Path):
-        try:
-            text = source.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise DataError(f"no such pattern file: {source}") from None
-        except (OSError, UnicodeDecodeError) as error:
-            raise DataError(f"cannot read patterns from {source}: {error}") from None
-        return loads_patterns(text, where=str(source))
+    """Read pattern JSON lines from text (str), a file (Path), a stream, or stdin (None).
+
+    Files and stdin are read line by line with a size cap per line and in total, so memory
+    follows the patterns found, whatever is fed in.
+    """
     if isinstance(source, str):
         return loads_patterns(source)
-    return loads_patterns(source.read(), where=getattr(source, "name", "input"))
+    if source is None or isinstance(source, Path):
+        with _opened(source) as (stream, where):
+            return _collect(iter_patterns(stream_lines(stream, where=where), where=where), where)
+    where = getattr(source, "name", "input")
+    binary = getattr(source, "buffer", None)
+    if binary is not None:
+        return _collect(iter_patterns(stream_lines(binary, where=where), where=where), where)
+    text = source.read(MAX_INPUT_BYTES + 1)
+    if len(text) > MAX_INPUT_BYTES:
+        raise DataError(f"{where}: more than {MAX_INPUT_BYTES // (1024 * 1024)} MB of pattern JSON")
+    return loads_patterns(text, where=where)
 
 
 def store_root() -> Path:
@@ -293,6 +377,14 @@ def resolve_patterns(ref: str | Path) -> list[SampledPattern]:
     return read_patterns(Path(ref))
 
 
+def resolve_pattern(ref: str | Path) -> SampledPattern:
+    """The one pattern named on the command line (``--vary``, ``--interpolate``): ``last``,
+    or the first pattern of ``-`` (stdin) or of a JSON lines file, read no further."""
+    if str(ref) == "last":
+        return load_last()
+    return first_pattern(None if str(ref) == "-" else Path(ref))
+
+
 def stack_values(patterns: Sequence[SampledPattern]) -> npt.NDArray[np.float32]:
     """The (N, 32, 9) float32 batch of the patterns' values."""
     if not patterns:
@@ -317,12 +409,16 @@ __all__ = [
     "atomic_write",
     "display_values",
     "dumps_patterns",
+    "first_pattern",
     "genre_label",
+    "iter_patterns",
     "last_path",
     "load_last",
     "loads_patterns",
+    "parse_line",
     "pattern_from_dict",
     "read_patterns",
+    "resolve_pattern",
     "resolve_patterns",
     "save_last",
     "stack_values",

@@ -243,7 +243,7 @@ def sample(
         keep = anchor if new_anchor else None  # --vary FILE: the next --vary last varies it
         ends = None
         if interpolate is not None:
-            ends = (pj.resolve_patterns(interpolate[0])[0], pj.resolve_patterns(interpolate[1])[0])
+            ends = (pj.resolve_pattern(interpolate[0]), pj.resolve_pattern(interpolate[1]))
             anchor = ends[0]
         if where == "file" and path is not None and path.exists() and not force:
             raise DataError(f"{path} already exists; use --force to replace it")
