@@ -59,6 +59,7 @@ def test_cli_web_flags(tmp_path: Path) -> None:
     assert done.exit_code == 0, done.output
     assert str(tmp_path / "w" / "index.html") in done.stdout
     assert '<script src="tf.min.js"' in (tmp_path / "w" / "index.html").read_text()
+    assert f"http.server 8000 --bind 127.0.0.1 --directory {tmp_path / 'w'}" in done.stderr
     again = runner.invoke(app, ["export-tfjs", "m", str(tmp_path / "w"), "--web"])
     assert again.exit_code == 1 and "--force" in again.output
     lonely = runner.invoke(app, ["export-tfjs", "m", str(tmp_path / "x"), "--tfjs-url", "a.js"])

@@ -81,3 +81,13 @@ def export_tfjs(
     for line in menu_lines(meta or {}, model_genres):
         err.print(line, highlight=False, markup=False, soft_wrap=True)
     err.print(f"exported {model} for TF.js into {out_dir}", highlight=False)
+    if web:
+        import shlex
+
+        err.print(
+            "open the page: python3 -m http.server 8000 --bind 127.0.0.1 --directory "
+            f"{shlex.quote(str(out_dir))}, then http://127.0.0.1:8000/",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
