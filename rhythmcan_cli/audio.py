@@ -508,11 +508,8 @@ def wav_bytes(samples: Int16Audio, samplerate: int = SAMPLE_RATE) -> bytes:
 
 
 def write_wav(path: Path, samples: Int16Audio, samplerate: int = SAMPLE_RATE) -> Path:
-    """Write a 16-bit WAV atomically; AudioError when the path cannot be written."""
-    try:
-        atomic_write(Path(path), wav_bytes(samples, samplerate))
-    except OSError as error:
-        raise AudioError(f"cannot write {path}: {error.strerror or error}") from None
+    """Write a 16-bit WAV atomically; OutputError when the path cannot be written."""
+    atomic_write(Path(path), wav_bytes(samples, samplerate))
     return Path(path)
 
 

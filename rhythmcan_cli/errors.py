@@ -41,3 +41,10 @@ class AudioError(RhythmcanError):
 
 class NotAvailableError(RhythmcanError):
     """A capability that this version does not provide yet (or an optional extra is missing)."""
+
+
+class OutputError(RhythmcanError):
+    """A file or folder could not be written: permissions, a full disk, a folder in the way.
+
+    The message names the path the user asked for (never a temp file) and the cause.
+    """

@@ -22,6 +22,7 @@ Conditional models are sampled evenly: ``n`` patterns spread round-robin over th
 from __future__ import annotations
 
 import contextlib
+import io
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -862,9 +863,19 @@ def plot_report(report_: EvaluationReport, dest: Path) -> Path:
             axis.legend(fontsize=7)
     fig.tight_layout()
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(dest, dpi=100)
-    plt.close(fig)
+    kind = dest.suffix.lower().lstrip(".") or "png"
+    try:
+        if kind not in fig.canvas.get_supported_filetypes():
+            from rhythmcan_cli.errors import UsageError
+
+            raise UsageError(f"--plot cannot write {kind!r} files; use a .png, .svg or .pdf name")
+        rendered = io.BytesIO()
+        fig.savefig(rendered, dpi=100, format=kind)
+    finally:
+        plt.close(fig)
+    from rhythmcan_cli.atomic import atomic_write
+
+    atomic_write(dest, rendered.getvalue())  # whole or absent; OutputError naming dest
     return dest
 
 

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Final, cast
 import numpy as np
 import numpy.typing as npt
 
-from rhythmcan_cli.atomic import atomic_write
+from rhythmcan_cli.atomic import atomic_write, write_batch
 from rhythmcan_cli.errors import DataError, MidiError, UsageError
 from rhythmcan_cli.grid import (
     N_CLASSES,
@@ -815,11 +815,7 @@ def write_midi(
         track_name=track_name,
     )
     if isinstance(dest, str | os.PathLike):
-        path = Path(dest)
-        try:
-            atomic_write(path, data)
-        except OSError as error:
-            raise DataError(f"cannot write {path}: {error.strerror or error}") from None
+        atomic_write(Path(dest), data)  # OutputError naming the path
     else:
         dest.write(data)
 
@@ -840,20 +836,14 @@ def write_midi_files(
     """Write one numbered file per pattern (``prefix-001.mid``...) into ``out_dir``.
 
     Refuses (DataError naming the file) to overwrite an existing file unless ``force``;
-    checks every name before writing any. Options are those of :func:`midi_files`.
+    checks every name before writing any; all or nothing
+    (:func:`rhythmcan_cli.atomic.write_batch`). Options are those of :func:`midi_files`.
     """
     batch = _as_patterns(patterns)
     if not prefix or any(sep in prefix for sep in ("/", "\\", "\0")):
         raise UsageError(f"file prefix must be a plain name, got {prefix!r}")
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise DataError(f"{out_dir} exists and is not a folder")
     width = max(3, len(str(len(batch))))
-    paths = [out_dir / f"{prefix}-{i + 1:0{width}d}.mid" for i in range(len(batch))]
-    if not force:
-        for path in paths:
-            if path.exists():
-                raise DataError(f"{path} already exists; use --force to overwrite it")
+    names = [f"{prefix}-{i + 1:0{width}d}.mid" for i in range(len(batch))]
     blobs = midi_files(
         batch,
         threshold=threshold,
@@ -863,9 +853,4 @@ def write_midi_files(
         pitches=pitches,
         track_name=track_name,
     )
-    for path, data in zip(paths, blobs, strict=True):
-        try:
-            atomic_write(path, data)
-        except OSError as error:
-            raise DataError(f"cannot write {path}: {error.strerror or error}") from None
-    return paths
+    return write_batch(Path(out_dir), names, blobs, force=force)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Protocol
@@ -36,6 +36,7 @@ from rhythmcan_cli.errors import DataError, ModelError, UsageError
 from rhythmcan_cli.grid import DEFAULT_THRESHOLD, N_CLASSES, STEPS, check_threshold
 from rhythmcan_cli.patterns import Genre, SampledPattern
 from rhythmcan_cli.progress import ProgressCallback, report
+from rhythmcan_cli.signals import deferred_interrupts
 
 if TYPE_CHECKING:  # pragma: no cover
     from rhythmcan_cli.store import StoredModel
@@ -47,8 +48,6 @@ GENERATE_THREADS: Final = 4
 thread was fastest, on 16 cores four)."""
 ENCODE_CHUNK: Final = 1024
 """Patterns encoded together before their files are handed to the writer threads."""
-WRITE_THREADS: Final = 4
-"""Threads writing numbered files while the main thread encodes the next ones."""
 Z_DECIMALS: Final = 6
 
 
@@ -389,8 +388,13 @@ def _generate_batches(
         for start in starts:
             report(progress, "sampling", run(start), n)
         return
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    # Ctrl-C/SIGTERM only set a flag here (an exception inside the pool's locks could hang
+    # the exit); the batches not started are cancelled and the signal is raised afterwards.
+    with deferred_interrupts() as deferred, ThreadPoolExecutor(max_workers=workers) as pool:
         for done, _ in enumerate(pool.map(run, starts), 1):
+            if deferred.stop.is_set():
+                pool.shutdown(wait=True, cancel_futures=True)
+                return
             report(progress, "sampling", min(n, done * BATCH), n)
 
 
@@ -445,10 +449,15 @@ def midi_file_bytes(
     )
 
 
-def numbered_paths(out_dir: Path, count: int, suffix: str, prefix: str = "pattern") -> list[Path]:
+def numbered_names(count: int, suffix: str, prefix: str = "pattern") -> list[str]:
     """``prefix-001.mid`` ... (at least 3 digits, more for large batches)."""
     width = max(3, len(str(count)))
-    return [out_dir / f"{prefix}-{i + 1:0{width}d}{suffix}" for i in range(count)]
+    return [f"{prefix}-{i + 1:0{width}d}{suffix}" for i in range(count)]
+
+
+def numbered_paths(out_dir: Path, count: int, suffix: str, prefix: str = "pattern") -> list[Path]:
+    """``out_dir/prefix-001.mid`` ... (:func:`numbered_names` in ``out_dir``)."""
+    return [out_dir / name for name in numbered_names(count, suffix, prefix)]
 
 
 def write_pattern_files(
@@ -468,23 +477,17 @@ def write_pattern_files(
     ``transform(i, data)``, when given, rewrites MIDI file ``i`` before it is written
     (``--humanize``).
 
-    Every name is checked before anything is written. New files are created exclusively
-    (a file appearing meanwhile is not clobbered); with ``force`` they are replaced atomically.
+    All or nothing (:func:`rhythmcan_cli.atomic.write_batch`): every name is checked before
+    anything is written, the files appear only when all are whole, and an error, Ctrl-C or
+    SIGTERM leaves none of them. Patterns are encoded here while threads create the files.
     """
-    from rhythmcan_cli.patterns import atomic_write, to_json_line
+    from rhythmcan_cli.atomic import write_batch
+    from rhythmcan_cli.midi import midi_files
+    from rhythmcan_cli.patterns import to_json_line
 
     if fmt not in ("mid", "json"):
         raise UsageError(f"cannot write {fmt!r} files; use mid or json")
-    if out_dir.exists() and not out_dir.is_dir():
-        raise DataError(f"{out_dir} exists and is not a folder")
-    paths = numbered_paths(out_dir, len(patterns), "." + fmt)
-    if not force and out_dir.is_dir():
-        present = set(os.listdir(out_dir))
-        for path in paths:
-            if path.name in present:
-                raise DataError(f"{path} already exists; use --force to overwrite it")
-
-    from rhythmcan_cli.midi import midi_files
+    names = numbered_names(len(patterns), "." + fmt)
 
     def encode(chunk: Sequence[SampledPattern]) -> list[bytes]:
         if fmt == "mid":
@@ -494,46 +497,24 @@ def write_pattern_files(
             )
         return [(to_json_line(p) + "\n").encode("utf-8") for p in chunk]
 
-    def write(path: Path, data: bytes) -> None:
-        if force:
-            atomic_write(path, data)
-            return
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        try:
-            os.write(fd, data)
-        finally:
-            os.close(fd)
+    def blobs() -> Iterator[bytes]:
+        for start in range(0, len(patterns), ENCODE_CHUNK):
+            encoded = encode(patterns[start : start + ENCODE_CHUNK])
+            if transform is not None and fmt == "mid":
+                encoded = [transform(start + j, blob) for j, blob in enumerate(encoded)]
+            yield from encoded
 
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        # Encoding holds the GIL, file creation does not: encode here while threads write.
-        with ThreadPoolExecutor(max_workers=WRITE_THREADS) as pool:
-            futures = []
-            for start in range(0, len(patterns), ENCODE_CHUNK):
-                chunk = patterns[start : start + ENCODE_CHUNK]
-                blobs = encode(chunk)
-                if transform is not None and fmt == "mid":
-                    blobs = [transform(start + j, blob) for j, blob in enumerate(blobs)]
-                futures += [
-                    pool.submit(write, path, data)
-                    for path, data in zip(paths[start : start + len(chunk)], blobs, strict=True)
-                ]
-            for done, future in enumerate(futures, 1):
-                future.result()
-                if progress is not None and done % 500 == 0:
-                    report(progress, "writing", done, len(paths))
-    except FileExistsError as error:
-        raise DataError(f"{error.filename} already exists; use --force to overwrite it") from None
-    except OSError as error:
-        raise DataError(f"cannot write into {out_dir}: {error.strerror or error}") from None
-    report(progress, "writing", len(paths), len(paths))
-    return paths
+    def on_written(done: int) -> None:
+        report(progress, "writing", done, len(names))
+
+    return write_batch(out_dir, names, blobs(), force=force, on_written=on_written)
 
 
 __all__ = [
     "SampledPattern",
     "midi_file_bytes",
     "new_seed",
+    "numbered_names",
     "numbered_paths",
     "parse_genre",
     "sample",

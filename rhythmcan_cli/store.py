@@ -34,7 +34,7 @@ from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
-from rhythmcan_cli.atomic import atomic_write, pid_alive
+from rhythmcan_cli.atomic import atomic_write, output_error, pid_alive
 from rhythmcan_cli.errors import ModelError, StoreError
 from rhythmcan_cli.grid import CLASS_NAMES, DEFAULT_THRESHOLD, OUTPUT_PITCHES, STEPS
 from rhythmcan_cli.model_files import (
@@ -880,9 +880,12 @@ def run_lock(name: str) -> Iterator[Path]:
     import fcntl
 
     folder = run_path(name)
-    folder.mkdir(parents=True, exist_ok=True)
     lock_file = folder / ".lock"
-    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as error:
+        raise output_error(lock_file, error) from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

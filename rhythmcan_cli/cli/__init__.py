@@ -13,8 +13,9 @@ def main() -> None:
 
     quiet_environment()  # before anything could import TensorFlow
     from rhythmcan_cli.cli.app import app
+    from rhythmcan_cli.cli.guard import run_guarded
 
-    app()
+    run_guarded(app)
 
 
 __all__ = ["main"]

@@ -42,14 +42,23 @@ def fail(error: RhythmcanError) -> NoReturn:
 
 
 def run(action: Callable[[], T]) -> T:
-    """Run a library call, turning a RhythmcanError into one line and a non-zero exit."""
+    """Run a library call, turning a RhythmcanError into one line and a non-zero exit.
+
+    Ctrl-C exits 130 with "interrupted", SIGTERM 143 with "terminated (SIGTERM)".
+    """
     try:
         return action()
     except RhythmcanError as error:
         fail(error)
-    except KeyboardInterrupt:
-        err.print("interrupted")
-        raise typer.Exit(130) from None
+    except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM/SIGHUP (signals.Terminated)
+        from rhythmcan_cli import signals
+
+        err.print(signals.stop_message(interrupt), highlight=False, markup=False)
+        raise typer.Exit(signals.exit_code(interrupt)) from None
+    except OSError as error:  # a writer that did not say which path: still one line
+        from rhythmcan_cli.cli.guard import stray_os_error
+
+        fail(RhythmcanError(stray_os_error(error)))
 
 
 def stdout_is_terminal() -> bool:

@@ -161,14 +161,9 @@ def _write_json(data: dict[str, Any], dest: str) -> None:
     if dest == "-":
         sys.stdout.write(text + "\n")
         return
-    from rhythmcan_cli.errors import DataError
+    from rhythmcan_cli.atomic import atomic_write
 
-    path = Path(dest)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text + "\n", encoding="utf-8")
-    except OSError as error:
-        raise DataError(f"cannot write {path}: {error}") from None
+    atomic_write(Path(dest), text + "\n")  # whole or absent; OutputError naming the path
 
 
 def evaluate(

@@ -12,7 +12,8 @@ Where the patterns go:
 On a terminal the grids are also shown when writing files, up to 16 patterns. The last
 pattern is kept in the store as ``last`` (``--interpolate last``, ``play last``); the anchor
 ``--vary last`` varies around is kept apart (rhythmcan_cli.anchor), so variations never
-drift. Messages go to stderr.
+drift. Both are kept after the output is written: a store that cannot be written costs a
+warning, never the patterns. Messages go to stderr.
 """
 
 from __future__ import annotations
@@ -141,6 +142,24 @@ def _pick_model(model: str | None, genre: str | None, anchor: SampledPattern | N
     return default_model("can")
 
 
+def _keep_last(pattern: SampledPattern, anchor: SampledPattern | None) -> str | None:
+    """Keep ``last`` (and the new anchor) once the user's output is written; a problem or None.
+
+    Best effort: a read-only, full or missing store must not cost the patterns themselves.
+    """
+    from rhythmcan_cli.anchor import save_anchor
+    from rhythmcan_cli.errors import RhythmcanError
+    from rhythmcan_cli.patterns import save_last
+
+    try:
+        save_last(pattern)
+        if anchor is not None:
+            save_anchor(anchor)
+    except (OSError, RhythmcanError) as error:
+        return f"'last' not kept for --vary/--interpolate last ({error})"
+    return None
+
+
 def _destination(output: str | None, fmt: str | None) -> tuple[str, str, Path | None]:
     """(where: terminal|stdout|file|dir, format, path) from -o, --format and the terminal."""
     if fmt is not None and fmt not in FORMATS:
@@ -208,11 +227,12 @@ def sample(
     'rhythmcan sample --vary last --keep kick,snare -n 4 --density 8-14'.
     """
     like_line: str | None = None
+    new_anchor_pattern: SampledPattern | None = None
 
     def action() -> tuple[list[SampledPattern], str, str, Path | None, list[Path]]:
-        nonlocal like_line
+        nonlocal like_line, new_anchor_pattern
         from rhythmcan_cli import patterns as pj
-        from rhythmcan_cli.anchor import choose_anchor, save_anchor
+        from rhythmcan_cli.anchor import choose_anchor
         from rhythmcan_cli.cli import steering as st
         from rhythmcan_cli.sample import midi_file_bytes as plain_midi_bytes
         from rhythmcan_cli.sample import parse_genre, write_pattern_files
@@ -281,13 +301,11 @@ def sample(
             from rhythmcan_cli.feel import accent as accented
 
             patterns = accented(patterns, accent)
-        pj.save_last(patterns[-1])
         if vary is None:
             keep = patterns[-1]  # --vary last leaves the anchor where it is
             if steered is not None and steered.like is not None:
                 keep = steered.like.pattern  # --like: the match is the anchor
-        if keep is not None:
-            save_anchor(keep)
+        new_anchor_pattern = keep  # kept (with 'last') once the output is written
         written: list[Path] = []
         tempo = bpm or 120.0
         humanized = st.midi_encoder(request.humanize, seed=patterns[0].seed, bpm=tempo)
@@ -323,6 +341,9 @@ def sample(
         return patterns, where, form, path, written
 
     patterns, where, form, path, written = run(action)
+    problem = _keep_last(patterns[-1], new_anchor_pattern)
+    if problem:
+        err.print(f"warning: {problem}", highlight=False, markup=False, soft_wrap=True)
     if like_line is not None and not quiet:
         err.print(like_line, highlight=False, markup=False, soft_wrap=True)
     show_grids = (where == "terminal" and form == "grid") or (
