@@ -38,14 +38,14 @@ from rhythmcan_cli.steer import (  # noqa: E402
 )
 from rhythmcan_cli.store import open_model  # noqa: E402
 
-GROOVE = ROOT.parent.parent / "shared" / "data" / "groove-v1.0.0" / "groove"
+GROOVE = ROOT.parent / "shared" / "data" / "groove-v1.0.0" / "groove"
 
 
-def groove_targets(count: int, seed: int) -> list[Target]:
+def groove_targets(count: int, seed: int, groove: Path = GROOVE) -> list[Target]:
     """``count`` windows, one from each of ``count`` randomly drawn 4/4 beat files."""
-    files = sorted(p for p in GROOVE.rglob("*.mid") if "beat_4-4" in p.name)
+    files = sorted(p for p in groove.rglob("*.mid") if "beat_4-4" in p.name)
     if not files:
-        raise SystemExit(f"no Groove MIDI files under {GROOVE}")
+        raise SystemExit(f"no Groove MIDI files under {groove}")
     rng = np.random.default_rng(seed)
     targets: list[Target] = []
     for index in rng.permutation(len(files)):
@@ -66,6 +66,7 @@ def main() -> None:
     parser.add_argument("--genre", default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-like", action="store_true")
+    parser.add_argument("--groove", type=Path, default=GROOVE, help="the Groove 'groove' folder")
     args = parser.parse_args()
     model = LoadedModel.of(open_model(args.model))
     model.generator()  # loaded once, as in one CLI call
@@ -73,11 +74,12 @@ def main() -> None:
     ratios: list[float] = []
     times: list[float] = []
     if not args.skip_like:
-        for i, target in enumerate(groove_targets(args.targets, args.seed)):
+        for i, target in enumerate(groove_targets(args.targets, args.seed, args.groove)):
             start = time.perf_counter()
-            found = like(model, target, seed=args.seed + i, genre=args.genre)
+            found = like(model, target, seed=args.seed + i, genre=args.genre, fit_thresholds=True)
             elapsed = time.perf_counter() - start
             ratio = found.distance / max(found.random_median, 1e-9)
+            empty = int(target.hits_at(0.2).sum())  # the distance of an empty pattern
             ratios.append(ratio)
             times.append(elapsed)
             print(
@@ -86,6 +88,7 @@ def main() -> None:
                         "target": target.label,
                         "found": found.distance,
                         "random_median": found.random_median,
+                        "empty": empty,
                         "ratio": round(ratio, 3),
                         "seconds": round(elapsed, 3),
                         "evaluated": found.evaluated,

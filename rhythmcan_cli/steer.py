@@ -361,20 +361,22 @@ def steer(
     noise: float = 0.2,
     target: Target | None = None,
     steering: Steering | None = None,
+    keep_from: Target | None = None,
 ) -> SteerResult:
     """``sample`` with --like, --keep, --density, --syncopation and per-voice thresholds.
 
     With ``target``, the pattern nearest it is found first (:func:`like`) and becomes the
     anchor: ``n == 1`` gives it, more give variations around it (``noise``). ``keep`` needs
-    an anchor: the rows are kept from ``target`` (your own groove) when there is one, else
-    from ``vary``. Selecting draws ``steering.candidates`` patterns (variations of the
-    anchor, or plain samples without one) and keeps the ``n`` that fit, best first.
+    an anchor: the rows are kept from ``keep_from`` when given, else from ``target`` (your
+    own groove), else from ``vary``. Selecting draws ``steering.candidates`` patterns
+    (variations of the anchor, or plain samples without one) and keeps the ``n`` that fit,
+    best first.
     """
     steering = steering or Steering()
     thresholds = thresholds or VoiceThresholds()
     if n < 1:
         raise UsageError(f"-n must be at least 1, got {n}")
-    if steering.keep and vary is None and target is None:
+    if steering.keep and vary is None and target is None and keep_from is None:
         raise UsageError(
             "--keep needs an anchor to keep voices from: add --vary FILE|last or --like FILE"
         )
@@ -399,7 +401,7 @@ def steer(
         anchor = replace(found.pattern, seed=seed)
         if found.levels is not None:  # variations are read like the match
             thresholds = VoiceThresholds(None, dict(enumerate(found.levels)))
-    kept_from = target
+    kept_from = keep_from or target
     if kept_from is None and vary is not None:
         kept_from = Target(np.asarray(vary.values, dtype=np.float32), vary.threshold, "the anchor")
     options = {"genre": genre, "ambiguous": ambiguous, "z_std": z_std, "threshold": thresholds.base}

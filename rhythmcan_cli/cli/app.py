@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from rhythmcan_cli.cli import data, evaluate, export, models, play, sample, train
+from rhythmcan_cli.cli import data, evaluate, export, jam, models, play, sample, train
 from rhythmcan_cli.cli.console import out
 from rhythmcan_cli.cli.usage import RhythmcanGroup
 
@@ -49,6 +49,7 @@ def root(
 app.command("train")(train.train)
 app.command("sample")(sample.sample)
 app.command("play")(play.play)
+app.command("jam")(jam.jam)
 app.command("export-tfjs")(export.export_tfjs)
 app.command("evaluate")(evaluate.evaluate)
 app.add_typer(models.app, name="models")
