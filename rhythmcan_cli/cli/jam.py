@@ -240,7 +240,7 @@ def jam(
     ] = None,
     noise: Annotated[float, typer.Option("--noise", help="How far 'v' (vary) strays.")] = 0.3,
     out_dir: Annotated[
-        Path, typer.Option("--out", "-o", help="Folder for saved jam-NNN.mid files.")
+        Path, typer.Option("--output", "-o", help="Folder for saved jam-NNN.mid files.")
     ] = Path("."),
     no_audio: Annotated[bool, typer.Option("--no-audio", help="Show the grid only.")] = False,
     soundfont: SoundFont = None,
