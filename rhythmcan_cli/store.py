@@ -35,6 +35,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from rhythmcan_cli.atomic import atomic_write, output_error, pid_alive
+from rhythmcan_cli.card_schema import KINDS, check_card
 from rhythmcan_cli.errors import ModelError, StoreError
 from rhythmcan_cli.grid import CLASS_NAMES, DEFAULT_THRESHOLD, OUTPUT_PITCHES, STEPS
 from rhythmcan_cli.model_files import (
@@ -50,8 +51,6 @@ if TYPE_CHECKING:
     from rhythmcan_cli.engine import Generator
     from rhythmcan_cli.layers import FileReader, LayersModel
 
-KINDS: Final[tuple[str, ...]] = ("gan", "cgan", "can", "classifier")
-"""Model kinds a card may declare."""
 
 DEFAULT_NAMES: Final[dict[str, str]] = {
     "can": "default-can",
@@ -190,96 +189,20 @@ class ModelCard:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ModelCard:
-        """Build a card from parsed JSON; ModelError when required fields are missing or wrong."""
+        """Build a card from parsed JSON; ModelError when required fields are missing or
+        any field breaks the one schema (card_schema.py: types and ranges)."""
         if not isinstance(data, Mapping):
             raise ModelError("model card is not a JSON object")
         missing = [key for key in cls.REQUIRED if key not in data]
         if missing:
             raise ModelError(f"model card lacks required field(s): {', '.join(missing)}")
         known = {f.name for f in fields(cls)} - {"extra"}
-        values: dict[str, Any] = {}
-        for key in known:
-            if key in data:
-                values[key] = _check_field(key, data[key])
+        values = check_card({key: data[key] for key in known if key in data})
         extra = {key: value for key, value in data.items() if key not in known}
         card = cls(**values, extra=extra)
-        if card.kind not in KINDS:
-            raise ModelError(
-                f"model card has unknown kind {card.kind!r} (expected one of {', '.join(KINDS)})"
-            )
         for rel in card.files:
             _check_relpath(rel)
         return card
-
-
-def _items_ok(items: list[Any], kind: type) -> bool:
-    if kind is int:
-        return all(_is_int(x) for x in items)
-    if kind is float:
-        return all(_is_num(x) or x is None for x in items)
-    return all(isinstance(x, kind) for x in items)
-
-
-def _list_of(value: Any, kind: type) -> bool:
-    """True for a JSON list whose items are all ``kind``."""
-    return isinstance(value, list) and _items_ok(value, kind)
-
-
-def _map_of(value: Any, kind: type) -> bool:
-    """True for a JSON object whose values are all ``kind`` (float: numbers or null)."""
-    return (
-        isinstance(value, dict)
-        and all(isinstance(k, str) for k in value)
-        and _items_ok(list(value.values()), kind)
-    )
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_num(value: Any) -> bool:
-    return (isinstance(value, (int, float))) and not isinstance(value, bool)
-
-
-_FIELD_CHECKS: Final[dict[str, tuple[str, Any]]] = {
-    "name": ("a string", lambda v: isinstance(v, str)),
-    "kind": ("a string", lambda v: isinstance(v, str)),
-    "genres": ("a list of strings", lambda v: _list_of(v, str)),
-    "class_names": ("a list of strings", lambda v: _list_of(v, str)),
-    "output_pitches": ("a list of integers", lambda v: _list_of(v, int)),
-    "steps": ("an integer", _is_int),
-    "z_dim": ("an integer", _is_int),
-    "z_sigma_train": ("a number or null (unknown)", lambda v: v is None or _is_num(v)),
-    "z_sigma_sample": ("a number", _is_num),
-    "threshold": ("a number", _is_num),
-    "data_fingerprint": ("a string", lambda v: isinstance(v, str)),
-    "epochs": ("an integer or null (unknown)", lambda v: v is None or _is_int(v)),
-    "final_losses": (
-        "an object of numbers",
-        lambda v: _map_of(v, float),
-    ),
-    "versions": ("an object of strings", lambda v: _map_of(v, str)),
-    "created": ("a string", lambda v: isinstance(v, str)),
-    "description": ("a string", lambda v: isinstance(v, str)),
-    "attribution": ("a string", lambda v: isinstance(v, str)),
-    "training": ("an object", lambda v: isinstance(v, dict)),
-    "files": (
-        "an object of sha256 strings",
-        lambda v: _map_of(v, str),
-    ),
-}
-
-
-def _check_field(key: str, value: Any) -> Any:
-    what, ok = _FIELD_CHECKS[key]
-    if not ok(value):
-        raise ModelError(f"model card field {key!r} must be {what}")
-    if key in ("z_sigma_train", "z_sigma_sample", "threshold"):
-        return None if value is None else float(value)
-    if key == "final_losses":
-        return {k: (float("nan") if x is None else float(x)) for k, x in value.items()}
-    return value
 
 
 # --------------------------------------------------------------------------- stored models
@@ -682,8 +605,7 @@ def save_model(
     existing name is refused unless ``force``; then the old model is replaced in one step.
     """
     validate_name(name)
-    if card.kind not in KINDS:
-        raise ModelError(f"unknown model kind {card.kind!r} (expected one of {', '.join(KINDS)})")
+    check_card({**card.to_dict(), "files": {}}, f"model {name!r}")  # nothing invalid is stored
     for rel in files:
         _check_relpath(rel)
     root = models_dir()

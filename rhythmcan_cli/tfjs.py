@@ -12,16 +12,17 @@ engine can run it, and saves it in the store. No TensorFlow here.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
+from rhythmcan_cli.card_schema import GENERATOR_KINDS, check_field, check_metadata
 from rhythmcan_cli.device import DEVICE_NONE, device_menu, device_slots, select_genres
 from rhythmcan_cli.engine import Generator
 from rhythmcan_cli.errors import DataError, ModelError, UsageError
 from rhythmcan_cli.grid import CLASS_NAMES, DEFAULT_THRESHOLD, N_CLASSES, OUTPUT_PITCHES, STEPS
 from rhythmcan_cli.layers import MODEL_JSON, LayersModel, read_layers_model
+from rhythmcan_cli.model_files import MAX_JSON_BYTES, open_given, parse_json, read_fd, read_inside
 from rhythmcan_cli.store import GENERATOR_JSON, ModelCard, StoredModel, open_model, save_model
 
 METADATA_KEY: Final = "rhythmcan"
@@ -29,7 +30,6 @@ METADATA_KEY: Final = "rhythmcan"
 METADATA_FILE: Final = "rhythmcan.json"
 """Where exports before format_version 2 kept the metadata (still read on import)."""
 METADATA_FORMAT: Final = "rhythmcan-generator"
-GENERATOR_KINDS: Final = ("gan", "cgan", "can")
 
 
 def _generator_of(model: StoredModel) -> tuple[LayersModel, Generator]:
@@ -188,10 +188,13 @@ def export_tfjs(
 
 def export_metadata(model_json: Path) -> dict[str, Any] | None:
     """rhythmcan's metadata inside an exported ``model.json`` (None when it has none)."""
+    model_json = Path(model_json)
     try:
-        data = json.loads(Path(model_json).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ModelError(f"cannot read {model_json}: {error}") from None
+        with open_given(model_json) as fd:
+            raw = read_fd(fd, MAX_JSON_BYTES, str(model_json))
+    except OSError as error:
+        raise ModelError(f"cannot read {model_json}: {error.strerror or error}") from None
+    data = parse_json(raw, str(model_json))
     user = data.get("userDefinedMetadata") if isinstance(data, dict) else None
     meta = user.get(METADATA_KEY) if isinstance(user, dict) else None
     return meta if isinstance(meta, dict) else None
@@ -209,29 +212,16 @@ def _read_metadata(lm: LayersModel, folder: Path) -> dict[str, Any] | None:
             )
         return inside
     path = folder / METADATA_FILE
-    if not path.is_file():
+    try:  # beside model.json: a regular file, no link, bounded
+        raw = read_inside(folder, METADATA_FILE, MAX_JSON_BYTES, str(path))
+    except FileNotFoundError:
         return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ModelError(f"cannot read {path}: {error}") from None
+    except OSError as error:
+        raise ModelError(f"cannot read {path}: {error.strerror or error}") from None
+    data = parse_json(raw, str(path))
     if not isinstance(data, dict) or data.get("format") != METADATA_FORMAT:
         raise ModelError(f"{path} is not rhythmcan export metadata")
     return data
-
-
-def _number_or_none(value: Any) -> float | None:
-    """A metadata number, or None when absent or not a number."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    return None
-
-
-def _int_or_none(value: Any) -> int | None:
-    """A metadata integer, or None when absent or not an integer."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    return None
 
 
 def import_model(
@@ -262,10 +252,11 @@ def import_model(
             f"{model_json} outputs shape {list(generator.output_shape)}, a drum generator "
             f"outputs [{STEPS}, {N_CLASSES}]"
         )
-    meta = _read_metadata(lm, model_json.parent) or {}
+    # Every fact the file states is checked against the one card schema before use.
+    facts = check_metadata(_read_metadata(lm, model_json.parent) or {}, f"{model_json} metadata")
     conditional = generator.n_genres is not None
     if kind is None:
-        kind = str(meta.get("kind") or ("cgan" if conditional else "can"))
+        kind = str(facts.get("kind") or ("cgan" if conditional else "can"))
     if kind not in GENERATOR_KINDS:
         raise UsageError(f"kind must be one of {', '.join(GENERATOR_KINDS)}, got {kind!r}")
     if (kind == "cgan") != conditional:
@@ -273,7 +264,11 @@ def import_model(
             f"--kind {kind} does not fit {model_json}: it "
             + ("has a genre input (use --kind cgan)" if conditional else "has no genre input")
         )
-    genre_list = list(genres) if genres else [str(g) for g in meta.get("genres", [])]
+    if facts.get("z_dim", generator.z_dim) != generator.z_dim:
+        raise ModelError(
+            f"{model_json} metadata says z_dim {facts['z_dim']}, the model takes {generator.z_dim}"
+        )
+    genre_list = list(genres) if genres else list(facts.get("genres", []))
     if conditional:
         k = int(generator.n_genres or 0)
         if not genre_list:
@@ -287,21 +282,21 @@ def import_model(
     card = ModelCard(
         name=name,
         kind=kind,
-        genres=genre_list,
-        class_names=list(meta.get("class_names", CLASS_NAMES)),
-        output_pitches=[int(p) for p in meta.get("output_pitches", OUTPUT_PITCHES)],
+        genres=check_field("genres", genre_list, "genre names"),
+        class_names=facts.get("class_names", list(CLASS_NAMES)),
+        output_pitches=facts.get("output_pitches", list(OUTPUT_PITCHES)),
         steps=STEPS,
         z_dim=generator.z_dim,
         # Facts the file does not hold stay unknown (None), never a default: the 2020
         # release files record neither the training z spread nor the epochs.
-        z_sigma_train=_number_or_none(meta.get("z_sigma_train")),
-        epochs=_int_or_none(meta.get("epochs")),
-        z_sigma_sample=float(meta.get("z_sigma", 1.0)),
-        threshold=float(meta.get("threshold", DEFAULT_THRESHOLD)),
+        z_sigma_train=facts.get("z_sigma_train"),
+        epochs=facts.get("epochs"),
+        z_sigma_sample=facts.get("z_sigma_sample", 1.0),
+        threshold=facts.get("threshold", DEFAULT_THRESHOLD),
         description=str(
-            meta.get("description") or f"imported from {model_json.parent.name}/{model_json.name}"
+            facts.get("description") or f"imported from {model_json.parent.name}/{model_json.name}"
         ),
-        attribution=str(meta.get("attribution", "")),
+        attribution=str(facts.get("attribution", "")),
     )
     # The store keeps the bare model: its metadata lives in the card.
     bare = LayersModel(topology=lm.topology, weights=lm.weights)

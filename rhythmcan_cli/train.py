@@ -127,6 +127,18 @@ class TrainConfig:
         for ok, message in problems:
             if not ok:
                 raise UsageError(message)
+        from rhythmcan_cli.card_schema import check_options
+
+        check_options(  # the card's schema, checked now rather than when the model is saved
+            {
+                "z_dim": self.z_dim,
+                "z_sigma_train": self.z_sigma_train,
+                "z_sigma_sample": self.sample_sigma,
+                "threshold": self.threshold,
+                "description": self.description,
+                "attribution": self.attribution,
+            }
+        )
 
     @property
     def sample_sigma(self) -> float:
