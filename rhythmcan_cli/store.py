@@ -732,7 +732,7 @@ def set_default_model(kind: str, name: str | None) -> None:
     """Make store model ``name`` the default for ``kind`` (None: back to the bundled one).
 
     Written through atomic_write (temp file + rename): a full, read-only or missing store
-    is one StoreError and leaves no temp file behind.
+    is one OutputError and leaves no temp file behind.
     """
     if kind not in KINDS:
         raise ModelError(f"unknown model kind {kind!r} (expected one of {', '.join(KINDS)})")
@@ -744,13 +744,7 @@ def set_default_model(kind: str, name: str | None) -> None:
         if model.kind != kind:
             raise ModelError(f"model {name!r} is a {model.kind} model, not {kind}")
         defaults[kind] = name
-    target = _defaults_file()
-    try:
-        atomic_write(target, json.dumps(defaults, indent=2) + "\n")
-    except OSError as error:
-        raise StoreError(
-            f"cannot save the default model in {target}: {error.strerror or error}"
-        ) from None
+    atomic_write(_defaults_file(), json.dumps(defaults, indent=2) + "\n")  # OutputError
 
 
 def _open_named(name: str, why: str) -> StoredModel:
