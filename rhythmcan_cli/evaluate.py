@@ -21,13 +21,12 @@ Conditional models are sampled evenly: ``n`` patterns spread round-robin over th
 
 from __future__ import annotations
 
-import contextlib
 import io
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -35,6 +34,11 @@ import numpy.typing as npt
 from rhythmcan_cli import descriptors, distance
 from rhythmcan_cli.errors import DataError, ModelError
 from rhythmcan_cli.grid import EVAL_THRESHOLD, N_CLASSES, STEPS, check_batch
+from rhythmcan_cli.judges import (
+    ArrayClassifier,
+    GenreClassifier,
+    resolve_classifier,
+)
 from rhythmcan_cli.judging import (
     GenreFollowing,
     JudgeCalibration,
@@ -64,41 +68,6 @@ GENERATED: Final = "generated"
 BASELINE_INSTRUMENT: Final = "random: per-instrument counts"
 BASELINE_TOTAL: Final = "random: total count"
 HELD_OUT: Final = "held-out real"
-
-
-class GenreClassifier(Protocol):
-    """Anything that maps (N, 32, 9) patterns to (N, K) genre probabilities."""
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def genres(self) -> Sequence[str]: ...
-
-    def predict_proba(self, x: FloatArray) -> npt.NDArray[np.float64]: ...
-
-
-@dataclass(frozen=True)
-class ArrayClassifier:
-    """A GenreClassifier from a function (a Keras model's ``predict``, a numpy stand-in)."""
-
-    name: str
-    genres: Sequence[str]
-    function: Callable[[FloatArray], Any]
-    card: Any = None
-    """The stored judge's card (its training split), when it came from the store."""
-
-    def predict_proba(self, x: FloatArray) -> npt.NDArray[np.float64]:
-        """Probabilities, rows renormalised to sum 1."""
-        p = np.asarray(self.function(x), dtype=np.float64)
-        if p.shape != (len(x), len(self.genres)):
-            raise ModelError(
-                f"classifier '{self.name}' returned shape {p.shape}, "
-                f"expected ({len(x)}, {len(self.genres)})"
-            )
-        p = np.clip(p, 0.0, None)
-        result: npt.NDArray[np.float64] = p / np.maximum(p.sum(axis=1, keepdims=True), 1e-12)
-        return result
 
 
 @dataclass(frozen=True)
@@ -404,123 +373,6 @@ def _subsample(x: FloatArray, limit: int, rng: np.random.Generator) -> FloatArra
     return x[np.sort(rng.choice(len(x), limit, replace=False))]
 
 
-# --------------------------------------------------------------------------- classifier
-
-
-def classifier_name(fingerprint: str) -> str:
-    """Store name of the classifier trained on the fly for a dataset fingerprint."""
-    import hashlib
-
-    return f"classifier-{hashlib.sha256(fingerprint.encode()).hexdigest()[:12]}"
-
-
-def resolve_classifier(
-    choice: GenreClassifier | str | None,
-    train: Dataset,
-    genres: Sequence[str],
-    *,
-    seed: int,
-    progress: ProgressCallback | None,
-    notes: list[str],
-    epochs: int = 10,
-) -> GenreClassifier | None:
-    """The classifier to judge ambiguity with (see the module docstring for the order).
-
-    ``choice`` may be a ready classifier, a stored classifier's name, or None: then the
-    bundled ``default-classifier`` if its genres match, else one cached for this data's
-    fingerprint, else one trained now on the training split and cached. Returns None (with a
-    note) when no classifier can be had because training support is not installed.
-    """
-    if choice is not None and not isinstance(choice, str):
-        _check_classifier_genres(choice.name, choice.genres, genres)
-        return choice
-    from rhythmcan_cli import store
-
-    if isinstance(choice, str):
-        model = store.open_model(choice)
-        if model.card.kind != "classifier":
-            raise ModelError(
-                f"model '{model.name}' is a {model.card.kind}, not a genre classifier: train "
-                "one with 'rhythmcan train DATA_DIR --mode classifier --name NAME'"
-            )
-        _check_classifier_genres(model.name, model.card.genres, genres)
-        return _load_classifier(model)
-    candidates: list[StoredModel] = []
-    with contextlib.suppress(ModelError):
-        default = store.default_model("classifier")
-        if [g.lower() for g in default.card.genres] == [g.lower() for g in genres]:
-            candidates.append(default)
-    cached = classifier_name(train.fingerprint)
-    with contextlib.suppress(ModelError):
-        candidates.append(store.open_model(cached))
-    for model in candidates:
-        if model.card.kind == "classifier":
-            return _load_classifier(model)
-    try:
-        from rhythmcan_cli import train as training
-    except ImportError:
-        notes.append("genre ambiguity skipped: no classifier and no training support installed")
-        return None
-    report(progress, "training the genre classifier", 0, None)
-    config = training.TrainConfig(seed=seed)
-    model = training.train_classifier(train, epochs=epochs, config=config, progress=progress)
-    _cache_classifier(model, cached, genres, train.fingerprint, epochs)
-    notes.append(
-        f"trained genre classifier '{cached}' on the training split ({epochs} epochs; cached "
-        "in the store for the next run)"
-    )
-    return _load_classifier(store.open_model(cached))
-
-
-def _cache_classifier(
-    model: Any, name: str, genres: Sequence[str], fingerprint: str, epochs: int
-) -> None:
-    """Save an in-memory Keras classifier into the store as a kind 'classifier' model."""
-    import tempfile
-
-    from rhythmcan_cli import store
-    from rhythmcan_cli.train import CLASSIFIER_FILE
-
-    with tempfile.TemporaryDirectory(prefix="rhythmcan-eval-") as tmp:
-        path = Path(tmp) / "classifier.keras"
-        model.save(path)
-        card = store.ModelCard(
-            name=name,
-            kind="classifier",
-            genres=list(genres),
-            data_fingerprint=fingerprint,
-            epochs=epochs,
-            versions=store.package_versions(),
-            description="genre classifier trained by 'rhythmcan evaluate' for this dataset",
-        )
-        store.save_model(name, card, {CLASSIFIER_FILE: path}, force=True)
-
-
-def _check_classifier_genres(name: str, theirs: Sequence[str], genres: Sequence[str]) -> None:
-    if [g.lower() for g in theirs] != [g.lower() for g in genres]:
-        raise ModelError(
-            f"classifier '{name}' knows the genres {', '.join(theirs) or '(none)'}, but the data "
-            f"has {', '.join(genres)}: pick a classifier trained on this data"
-        )
-
-
-def _load_classifier(model: StoredModel) -> GenreClassifier:
-    """Wrap the training engineer's loaded classifier as a GenreClassifier."""
-    from rhythmcan_cli import train as training
-
-    loader: Callable[[StoredModel], Any] = training.load_classifier
-    loaded = loader(model)
-    if hasattr(loaded, "predict_proba"):
-        function = loaded.predict_proba
-    elif hasattr(loaded, "predict"):
-
-        def function(x: FloatArray) -> Any:
-            return loaded.predict(x, verbose=0)
-    else:
-        function = loaded
-    return ArrayClassifier(model.name, list(model.card.genres), function, card=model.card)
-
-
 def judge_sets(
     judge: GenreClassifier,
     generated: FloatArray,
@@ -596,7 +448,7 @@ def evaluate(
     validation: float | None = None,
     per_genre: int = PER_GENRE,
     threshold: float = EVAL_THRESHOLD,
-    classifier_epochs: int = 10,
+    classifier_epochs: int = 30,
     split_by: str | None = None,
     dedupe: bool = False,
     progress: ProgressCallback | None = None,
@@ -758,6 +610,7 @@ def evaluate(
     following: GenreFollowing | None = None
     if classifier is not False and len(genres) >= 2:
         chosen = None if classifier is True else classifier
+        report(progress, "loading the genre judge", 0, 1)
         judge = resolve_classifier(
             chosen,
             train,
@@ -887,4 +740,5 @@ __all__ = [
     "evaluate",
     "plot_report",
     "read_generated",
+    "resolve_classifier",
 ]

@@ -95,3 +95,17 @@ def test_groups_never_straddle_the_split_and_copies_are_found() -> None:
     assert flags.tolist() == [True, True, True, False, False]
     with pytest.raises(DataError, match="2\\+ groups"):
         split_by_group(data, ["one"] * len(data.files), validation=0.2)
+
+
+def test_judge_augmentation_keeps_the_grid_and_balances_classes() -> None:
+    from rhythmcan_cli.judge_training import DROP_HITS, augment, class_weights
+
+    data = synthetic_dataset()
+    copy = augment(data.x, np.random.default_rng(0))
+    hits, kept = data.x > 0, copy > 0
+    assert not (kept & ~hits).any()  # never a hit where there was none
+    dropped = (hits & ~kept).sum() / hits.sum()
+    assert 0.5 * DROP_HITS < dropped < 1.5 * DROP_HITS
+    assert copy.max() <= 1.0 and not np.array_equal(copy[kept], data.x[kept])
+    weights = class_weights([0] * 6 + [1] * 2 + [2] * 2, 4)
+    assert weights == {0: pytest.approx(10 / 18), 1: 10 / 6, 2: 10 / 6, 3: 0.0}

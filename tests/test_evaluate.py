@@ -282,7 +282,9 @@ def test_classifier_is_trained_on_the_fly_and_cached() -> None:
     data = synthetic_dataset()
     first = evaluate(GeneratedSet("g", data.x[:30]), data, classifier_epochs=1)
     assert first.ambiguity is not None and first.ambiguity.classifier.startswith("classifier-")
-    assert any("trained genre classifier" in note for note in first.notes)
+    assert any("trained genre judge" in note for note in first.notes)
+    assert first.ambiguity.calibration is not None
+    assert first.ambiguity.calibration.unseen == "yes"  # trained on the training split only
     cached = open_model(first.ambiguity.classifier)
     assert cached.card.kind == "classifier" and cached.card.genres == list(GENRES)
     for stats in (first.ambiguity.generated, first.ambiguity.real):
