@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
+from rhythmcan_cli.atomic import output_error, write_batch
 from rhythmcan_cli.card_schema import GENERATOR_KINDS, check_field, check_metadata
 from rhythmcan_cli.device import DEVICE_NONE, device_menu, device_slots, select_genres
 from rhythmcan_cli.engine import Generator
@@ -152,7 +153,8 @@ def export_tfjs(
 
     ``device_genres``: see :func:`export_files`. Refuses (DataError naming the file) to
     overwrite existing files, or to leave an older export's ``rhythmcan.json`` beside the
-    new model, unless ``force`` (which then removes it). Returns the written paths.
+    new model, unless ``force`` (which then removes it). Concurrent exports into one folder
+    are serialised and each leaves one model's complete files. Returns the written paths.
     """
     out_dir = Path(out_dir)
     files, meta = export_files(model, device_genres)
@@ -164,25 +166,22 @@ def export_tfjs(
         raise UsageError("--tfjs-url only matters with --web (the page loads TF.js from it)")
     if out_dir.exists() and not out_dir.is_dir():
         raise DataError(f"{out_dir} exists and is not a folder; choose another output folder")
-    if not force:
-        for name in (*files, METADATA_FILE):
+    if not force:  # the friendly check (model.json named first); write_batch's is the rule
+        for name in sorted((*files, METADATA_FILE), key=lambda name: name != MODEL_JSON):
             if (out_dir / name).exists():
                 raise DataError(f"{out_dir / name} already exists; use --force to overwrite it")
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        written = []
+    # All or nothing, under a lock on the folder (atomic.write_batch): the files are written
+    # into a unique hidden folder and moved in only when all are whole, so two exports into
+    # one folder never mix their files, and without --force only one of them succeeds.
+    # model.json moves in last: a reader never sees it without its weights.
+    names = sorted(files, key=lambda name: name == MODEL_JSON)
+    written = write_batch(out_dir, names, (files[name] for name in names), force=force)
+    if written:
         # A stale rhythmcan.json would show in the device's Load dialog next to model.json.
-        (out_dir / METADATA_FILE).unlink(missing_ok=True)
-        # Shard first, model.json last: a reader never sees a model.json without its weights.
-        for name in sorted(files, key=lambda name: name == MODEL_JSON):
-            path = out_dir / name
-            tmp = path.with_name(f".{name}.tmp")
-            tmp.write_bytes(files[name])
-            tmp.replace(path)
-            written.append(path)
-    except OSError as error:
-        reason = error.strerror or error
-        raise DataError(f"cannot write the export to {out_dir}: {reason}") from None
+        try:
+            (out_dir / METADATA_FILE).unlink(missing_ok=True)
+        except OSError as error:
+            raise output_error(out_dir / METADATA_FILE, error) from None
     return written
 
 

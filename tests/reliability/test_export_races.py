@@ -1,0 +1,111 @@
+"""Concurrent ``export-tfjs`` into one folder (issue 17, defect 6).
+
+Before: a fixed temp name made 12 of 400 concurrent exports fail; without ``--force`` two
+racing exports both passed the "already exists" check; with ``--force`` one round in 40
+left model.json of one model beside the shard of another while every writer reported
+success. Now an export goes through ``atomic.write_batch`` (a unique hidden folder, moved in
+whole, under a lock on the output folder): every result is one model's files.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+from pathlib import Path
+
+from rhythmcan_cli.errors import DataError
+from rhythmcan_cli.layers import MODEL_JSON, SHARD_NAME
+from rhythmcan_cli.tfjs import export_files, export_tfjs
+from tests.helpers import make_stored_model
+from tests.reliability.procs import cli, start
+
+THREADS = 8
+
+
+def two_models() -> dict[str, bytes]:
+    """Two models with the same architecture and different weights: name -> their shard."""
+    shards = {}
+    for name, seed in (("alpha", 1), ("beta", 2)):
+        model = make_stored_model(name, seed=seed)
+        shards[name] = export_files(model)[0][SHARD_NAME]
+    assert shards["alpha"] != shards["beta"]
+    return shards
+
+
+def consistent(out: Path, shards: dict[str, bytes]) -> str:
+    """The one model whose files ``out`` holds (model.json's metadata names it and the
+    shard is its bytes), and no leftovers of the writers."""
+    meta = json.loads((out / MODEL_JSON).read_text())["userDefinedMetadata"]["rhythmcan"]
+    assert (out / SHARD_NAME).read_bytes() == shards[meta["name"]], "mixed export"
+    assert sorted(p.name for p in out.iterdir()) == sorted([MODEL_JSON, SHARD_NAME])
+    return str(meta["name"])
+
+
+def race(out: Path, *, force: bool) -> list[BaseException | None]:
+    """THREADS exports (alternating models) released at once; each one's outcome."""
+    from rhythmcan_cli import store
+
+    models = [store.open_model(name) for name in ("alpha", "beta")]
+    barrier = threading.Barrier(THREADS)
+    outcomes: list[BaseException | None] = [None] * THREADS
+
+    def export(i: int) -> None:
+        barrier.wait()
+        try:
+            export_tfjs(models[i % 2], out, force=force)
+        except BaseException as error:  # every outcome is judged below
+            outcomes[i] = error
+
+    threads = [threading.Thread(target=export, args=(i,)) for i in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
+
+
+def test_forced_concurrent_exports_all_succeed_and_leave_one_models_files(
+    tmp_path: Path,
+) -> None:
+    shards = two_models()
+    winners = set()
+    for round_ in range(12):
+        out = tmp_path / f"round-{round_}"
+        outcomes = race(out, force=True)
+        assert outcomes == [None] * THREADS, outcomes
+        winners.add(consistent(out, shards))
+    assert winners <= {"alpha", "beta"}
+
+
+def test_unforced_concurrent_exports_exactly_one_wins(tmp_path: Path) -> None:
+    shards = two_models()
+    for round_ in range(6):
+        out = tmp_path / f"round-{round_}"
+        outcomes = race(out, force=False)
+        assert outcomes.count(None) == 1, outcomes
+        assert all(
+            isinstance(error, DataError) and "already exists" in str(error)
+            for error in outcomes
+            if error is not None
+        ), outcomes
+        winner = consistent(out, shards)
+        assert winner == ("alpha", "beta")[outcomes.index(None) % 2]
+
+
+def test_concurrent_cli_exports_with_force(tmp_path: Path) -> None:
+    """The same through the CLI, four processes at once."""
+    shards = two_models()
+    out = tmp_path / "web"
+    procs = [
+        start(cli("export-tfjs", name, str(out), "--force", "--quiet"))
+        for name in ("alpha", "beta", "alpha", "beta")
+    ]
+    for proc in procs:
+        try:
+            _, err = proc.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+        assert proc.returncode == 0 and "Traceback" not in err, err
+    consistent(out, shards)
