@@ -20,6 +20,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from rhythmcan_cli.cli.printable import printable
 from rhythmcan_cli.errors import RhythmcanError
 from rhythmcan_cli.progress import ProgressEvent
 
@@ -36,7 +37,10 @@ def fail(error: RhythmcanError) -> NoReturn:
     from rich.markup import escape  # messages may hold brackets: 'rhythmcan[plot]'
 
     err.print(
-        f"[bold red]error:[/] {escape(str(error))}", highlight=False, markup=True, soft_wrap=True
+        f"[bold red]error:[/] {escape(printable(error))}",
+        highlight=False,
+        markup=True,
+        soft_wrap=True,
     )
     raise typer.Exit(error.exit_code)
 

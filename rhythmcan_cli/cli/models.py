@@ -13,9 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
+from rich.text import Text
 
 from rhythmcan_cli.cli.console import err, out, run
 from rhythmcan_cli.cli.options import Force, Json
+from rhythmcan_cli.cli.printable import printable
 from rhythmcan_cli.errors import NotAvailableError, RhythmcanError, UsageError
 
 if TYPE_CHECKING:
@@ -25,6 +28,11 @@ app = typer.Typer(help="List, inspect, remove and import stored models.", no_arg
 
 Name = Annotated[str, typer.Argument(help="The model's name (see 'rhythmcan models list').")]
 IMPORT_KINDS = ("can", "cgan", "gan")
+
+
+def _cell(text: object) -> Text:
+    """A table cell of text from a card or a folder: one line, no escapes, no markup."""
+    return Text(printable(text))
 
 
 def _size(n_bytes: int) -> str:
@@ -137,7 +145,11 @@ def list_models(json_output: Json = False, wide: Wide = False, show_all: All = F
             soft_wrap=True,
         )
     for broken in listing.broken:
-        err.print(f"[yellow]warning:[/] {broken.error}", highlight=False, soft_wrap=True)
+        err.print(
+            f"[yellow]warning:[/] {escape(printable(broken.error))}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def _print_table(
@@ -170,9 +182,9 @@ def _print_table(
             genres = str(len(card.genres)) if card.genres else "-"
         source = "bundled" if model.bundled else "evaluate" if model in cached else "user"
         table.add_row(
-            model.name,
-            card.kind if wide else _SHORT_KIND.get(card.kind, card.kind),
-            genres,
+            _cell(model.name),
+            _cell(card.kind if wide else _SHORT_KIND.get(card.kind, card.kind)),
+            _cell(genres),
             "?" if card.epochs is None else str(card.epochs),
             _when(card.created) if wide else _when(card.created)[:10],
             _size(model.size_bytes()),
@@ -180,7 +192,7 @@ def _print_table(
         )
     for broken in broken_models:
         table.add_row(
-            broken.name,
+            _cell(broken.name),
             "[red]broken[/]",
             "-",
             "-",
@@ -253,8 +265,8 @@ def show(
     rows.extend((f"sha256 {rel}", digest) for rel, digest in sorted(card.files.items()))
     for key, value in card.extra.items():
         rows.append((key, json.dumps(value, default=str)))
-    for key, value in rows:
-        table.add_row(key, value)
+    for key, value in rows:  # card text comes from a file: no escapes, no markup
+        table.add_row(_cell(key), _cell(value))
     out.print(table, highlight=False, markup=False)
 
 
@@ -351,7 +363,7 @@ def import_model(
     model = run(action)
     genres_text = ", ".join(model.card.genres) or "no genres"
     err.print(
-        f"imported {model.name} ({model.kind}; {genres_text}) into {model.path}",
+        printable(f"imported {model.name} ({model.kind}; {genres_text}) into {model.path}"),
         highlight=False,
         markup=False,
         soft_wrap=True,

@@ -348,5 +348,53 @@ def test_a_1500_level_folder_tree_inside_a_model_is_no_recursion_error() -> None
         remove_tree(model.path)  # pytest's own clean-up recurses: never leave the tree
 
 
+# --------------------------------------------------------------------------- defect 10 (store)
+
+EVIL_TEXT = "calm \x1b[2J\x1b]0;pwned\x07words\x1b[31m\nsecond line\r\x9b2J\u202etxt.exe"
+
+
+def test_card_text_cannot_write_escape_sequences_to_the_terminal() -> None:
+    model = make_stored_model("evil", kind="cgan", genres=("funk", "rock"))
+    card = json.loads((model.path / store.CARD_FILE).read_text())
+    card["description"] = EVIL_TEXT
+    card["attribution"] = "[bold red]fake markup[/]"
+    card["note"] = EVIL_TEXT  # an unknown field, shown as JSON
+    (model.path / store.CARD_FILE).write_text(json.dumps(card))
+    for args in (("models", "show", "evil"), ("models", "list", "--wide"), ("models", "list")):
+        code, out, err = invoke(*args)
+        assert code == 0, err
+        for bad in ("\x1b", "\x07", "\x9b", "\r", "\u202e"):
+            assert bad not in out + err, (args, bad)
+    code, out, _ = invoke("models", "show", "evil")
+    assert "calm" in out and "words" in out and "second line" in out
+    assert "[bold red]fake markup[/]" in out  # shown as text, not interpreted
+
+
+def test_an_error_quoting_a_file_is_one_line_without_escapes(tmp_path: Path) -> None:
+    folder = tmp_path / "model"
+    data, _ = write_export(folder)
+    layer = data["modelTopology"]["model_config"]["config"]["layers"][1]  # type: ignore[index]
+    layer["class_name"] = "Evil\x1b[2J\nInjected"
+    (folder / MODEL_JSON).write_text(json.dumps(data))
+    code, _, err = invoke("models", "import", str(folder / MODEL_JSON), "--name", "evil")
+    line = assert_clean_failure((code, err))
+    assert "\x1b" not in line and "Evil" in line and "Injected" in line
+
+
+def test_models_list_with_non_ascii_genres_on_an_ascii_terminal() -> None:
+    make_stored_model("world", kind="cgan", genres=("música", "日本", "rock"))
+    for args in (["models", "list", "--wide"], ["models", "show", "world"]):
+        done = subprocess.run(
+            cli(*args),
+            env=subprocess_env(LC_ALL="C", LANG="C", PYTHONUTF8="0", PYTHONIOENCODING=""),
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert b"Traceback" not in done.stderr and b"world" in done.stdout
+        assert all(byte < 128 for byte in done.stdout)
+
+
 if sys.platform != "linux":  # pragma: no cover - FIFOs, rlimits and /dev/zero
     pytestmark = pytest.mark.skip(reason="Linux-specific reproductions")

@@ -266,11 +266,6 @@ def test_play_wav_and_evaluate_json_on_a_full_disk(
         assert leftovers(full) == ["filler"], args
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="export-tfjs on a full disk leaves web/.group1-shard1of1.bin.tmp (its fixed temp "
-    "name; the export's temp folder is being reworked for the export races, issue 17 defect 6)",
-)
 def test_export_tfjs_on_a_full_disk_leaves_nothing(full: Path) -> None:
     make_stored_model("m")
     fill(full)
