@@ -50,11 +50,16 @@ CANDIDATES: Final = 2048
 """Candidates drawn when selecting by --keep, --density or --syncopation."""
 LIKE_RANDOM: Final = 512
 """Random patterns the --like search starts from (their median distance is reported)."""
-LIKE_ROUNDS: Final = (1.0, 0.8, 0.6, 0.4, 0.3, 0.2)
+LIKE_WIDE: Final = 512
+"""More random patterns drawn with a wider z (the search may look where sampling rarely goes;
+the random median is of the plain samples only)."""
+LIKE_WIDE_SPREAD: Final = 3.0
+"""How much wider, in units of the model's z spread."""
+LIKE_ROUNDS: Final = (1.0, 0.8, 0.6, 0.5, 0.4, 0.3, 0.2, 0.15)
 """Step sizes (in units of the model's z spread) of the refinement rounds, coarse to fine."""
 LIKE_ELITES: Final = 4
 """Best patterns refined in each round."""
-LIKE_PER_ELITE: Final = 64
+LIKE_PER_ELITE: Final = 96
 """Variations tried around each of them per round."""
 FIT_LEVELS: Final = (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5)
 """Thresholds a voice may pick when a --like search fits them (no --threshold given)."""
@@ -131,6 +136,7 @@ def like(
     common = {"genre": genre, "ambiguous": ambiguous, "threshold": threshold}
     pool = sample(model, n=LIKE_RANDOM, seed=_child(rng), z_std=z_std, **common)
     random_median = float(np.median(_score(target, pool, False)[0]))
+    pool += sample(model, n=LIKE_WIDE, seed=_child(rng), z_std=LIKE_WIDE_SPREAD * z_sigma, **common)
     osa, l2 = _score(target, pool, fit_thresholds)
     for step in LIKE_ROUNDS:
         order = np.lexsort((l2, osa))
