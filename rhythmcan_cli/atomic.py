@@ -1,6 +1,7 @@
 """Writing files so that readers, crashes, full disks and Ctrl-C never see half of them.
 
 - :func:`atomic_write`: one file through a uniquely named temp file beside it and a rename.
+- :func:`replace_folder`: a whole folder (a stored model) swapped into place in one step.
 - :func:`write_batch`: many files into one folder, all or nothing: they are written into a
   hidden ``.rhythmcan-partial-PID-TOKEN`` folder inside it and moved in only when every one
   is whole; on any error, Ctrl-C or SIGTERM the partial folder is removed. A lock on the
@@ -19,6 +20,7 @@ import os
 import queue
 import secrets
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -336,6 +338,68 @@ def remove_stale_partials(folder: Path) -> None:
         pid_text = entry.name[len(PARTIAL_PREFIX) :].split("-", 1)[0]
         if pid_text.isdigit() and not pid_alive(int(pid_text)):
             shutil.rmtree(entry.path, ignore_errors=True)
+
+
+# ------------------------------------------------------------------------------ folders
+
+
+def fsync_folder(folder: Path) -> None:
+    """Flush a folder's entries (renames, new files) to disk; best effort."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+_RENAME_EXCHANGE: Final = 2
+_AT_FDCWD: Final = -100
+
+
+def exchange_paths(a: Path, b: Path) -> bool:
+    """Atomically swap two paths (Linux renameat2 RENAME_EXCHANGE); False when unsupported."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_uint,
+    ]
+    renameat2.restype = ctypes.c_int
+    result = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    if result == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), str(b))
+
+
+def replace_folder(new: Path, dest: Path, aside: Path) -> Path:
+    """Put folder ``new`` at ``dest``, replacing the folder there, so that ``dest`` always
+    holds a whole folder; returns the folder now holding the old contents (the caller
+    deletes it). Linux swaps the two in one step (RENAME_EXCHANGE); elsewhere ``dest`` is
+    renamed to ``aside`` first and put back if ``new`` cannot take its place."""
+    if exchange_paths(new, dest):
+        return new
+    os.rename(dest, aside)
+    try:
+        os.rename(new, dest)
+    except OSError:
+        os.rename(aside, dest)
+        raise
+    return aside
 
 
 def pid_alive(pid: int) -> bool:

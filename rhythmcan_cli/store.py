@@ -18,9 +18,6 @@ layout.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
-import errno
 import hashlib
 import json
 import os
@@ -34,7 +31,13 @@ from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
-from rhythmcan_cli.atomic import atomic_write, output_error, pid_alive
+from rhythmcan_cli.atomic import (
+    atomic_write,
+    fsync_folder,
+    output_error,
+    pid_alive,
+    replace_folder,
+)
 from rhythmcan_cli.card_schema import KINDS, check_card
 from rhythmcan_cli.errors import ModelError, StoreError
 from rhythmcan_cli.grid import CLASS_NAMES, DEFAULT_THRESHOLD, OUTPUT_PITCHES, STEPS
@@ -515,15 +518,6 @@ def list_models() -> list[StoredModel]:
 # --------------------------------------------------------------------------- writing
 
 
-def _fsync_dir(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def _write_file(target: Path, source: bytes | Path) -> str:
     """Write ``source`` to ``target``, fsync it, and return its sha256."""
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -550,49 +544,9 @@ def _temp_name(kind: str, name: str) -> str:
     return f".{kind}-{os.getpid()}-{secrets.token_hex(4)}-{name}"
 
 
-_RENAME_EXCHANGE: Final = 2
-_AT_FDCWD: Final = -100
-
-
-def _exchange(a: Path, b: Path) -> bool:
-    """Atomically swap two paths (Linux renameat2 RENAME_EXCHANGE); False when unsupported."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        renameat2 = libc.renameat2
-    except (OSError, AttributeError):
-        return False
-    renameat2.argtypes = [
-        ctypes.c_int,
-        ctypes.c_char_p,
-        ctypes.c_int,
-        ctypes.c_char_p,
-        ctypes.c_uint,
-    ]
-    renameat2.restype = ctypes.c_int
-    result = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
-    if result == 0:
-        return True
-    code = ctypes.get_errno()
-    if code in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
-        return False
-    raise OSError(code, os.strerror(code), str(b))
-
-
 def _swap_in(temp: Path, dest: Path, name: str) -> None:
     """Put ``temp`` at ``dest``, replacing what is there; ``dest`` always holds a whole model."""
-    if _exchange(temp, dest):
-        remove_tree(temp)  # temp now holds the old model
-        return
-    aside = dest.parent / _temp_name("old", name)
-    os.rename(dest, aside)
-    try:
-        os.rename(temp, dest)
-    except OSError:
-        os.rename(aside, dest)
-        raise
-    remove_tree(aside)
+    remove_tree(replace_folder(temp, dest, dest.parent / _temp_name("old", name)))
 
 
 def save_model(
@@ -631,7 +585,7 @@ def save_model(
         text = json.dumps(card.to_dict(), indent=2, ensure_ascii=False) + "\n"
         _write_file(temp / CARD_FILE, text.encode("utf-8"))
         for folder in sorted({(temp / rel).parent for rel in files} | {temp}, reverse=True):
-            _fsync_dir(folder)
+            fsync_folder(folder)
         if dest.exists():
             if not force:
                 raise StoreError(
@@ -648,7 +602,7 @@ def save_model(
                         "use --force to replace it"
                     ) from error
                 raise
-        _fsync_dir(root)
+        fsync_folder(root)
     except BaseException as error:
         remove_tree(temp)
         if isinstance(error, OSError):

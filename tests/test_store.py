@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from rhythmcan_cli import store
+from rhythmcan_cli import atomic, store
 from rhythmcan_cli.errors import ModelError, StoreError
 from rhythmcan_cli.store import ModelCard
 from tests.conftest import subprocess_env
@@ -506,11 +506,11 @@ def test_forced_replace_swaps_atomically_or_falls_back(monkeypatch: pytest.Monke
         a.mkdir()
         b.mkdir()
         (a / "f").write_text("a")
-        if store._exchange(a, b):  # renameat2 RENAME_EXCHANGE where the filesystem has it
+        if atomic.exchange_paths(a, b):  # renameat2 RENAME_EXCHANGE where the filesystem has it
             assert (b / "f").read_text() == "a" and not (a / "f").exists()
         shutil.rmtree(a)
         shutil.rmtree(b)
-    monkeypatch.setattr(store, "_exchange", lambda a, b: False)
+    monkeypatch.setattr(atomic, "exchange_paths", lambda a, b: False)
     store.save_model("m1", card(epochs=5), FILES, force=True)
     assert store.open_model("m1").card.epochs == 5
     assert store_entries() == ["m1"]
