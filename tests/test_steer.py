@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import mido
@@ -31,6 +33,7 @@ from rhythmcan_cli.shaping import (
 )
 from rhythmcan_cli.steer import LoadedModel, Steering, distances_to, like, steer
 from rhythmcan_cli.target import Target, load_target
+from tests.conftest import subprocess_env
 from tests.helpers import make_stored_model
 
 runner = CliRunner()
@@ -332,3 +335,19 @@ def test_steering_on_the_bundled_models(tmp_path: Path) -> None:
     kept = loads_patterns(out)[0]
     assert kept.model == "default-cgan"
     assert np.array_equal(kept.values[:, :2], anchor.values[:, :2])
+
+
+def test_sample_play_humanized_through_a_null_sink(can: LoadedModel, tmp_path: Path) -> None:
+    pytest.importorskip("sounddevice", exc_type=OSError)
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".asoundrc").write_text('pcm.!default { type plug; slave.pcm "null" }\n')
+    done = subprocess.run(
+        [sys.executable, "-m", "rhythmcan_cli", "sample", "-m", "tiny-can", "--seed", "1",
+         "-t", "0.05", "--humanize", "10", "--play", "--require-audio",
+         "-o", str(tmp_path / "a.mid")],
+        capture_output=True, text=True, timeout=120, check=False,
+        env=subprocess_env(HOME=str(home), RHYTHMCAN_SYNTH="builtin"),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "played" in done.stderr and "built-in synth" in done.stderr
