@@ -6,12 +6,21 @@ measured in the same process: ``G.predict_on_batch`` for the fakes, ``train_on_b
 with D's ``trainable`` flag toggled off (the Keras 2 GAN idiom). Then estimates the epoch
 time on the Groove MIDI Dataset (one D step per batch, one G step every 3 batches).
 
+Then compares the recipes' loops in the same process (``--recipes``, on by default): for
+``paper`` (3 D steps per G step, one real+fake pass) and ``tuned`` (1 D step per G step,
+minibatch-stddev D in two passes, instance noise, a second optimizer for the genre head) it
+reports CPU and wall milliseconds per D and G step, **G updates per CPU-second** and the wall
+time of a Groove epoch; and the cost of reading the metrics back to Python after every step
+(the host sync the loss-ratio pause needs) against leaving them as tensors.
+
     .venv/bin/python benchmarks/bench_train.py [--steps 10] [--repeats 5] [--groove DIR]
+                                               [--no-baseline] [--no-recipes]
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import time
 from pathlib import Path
@@ -53,7 +62,66 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10, help="steps per timed round")
     parser.add_argument("--repeats", type=int, default=5, help="interleaved rounds (best counts)")
     parser.add_argument("--groove", type=Path, default=GROOVE)
+    parser.add_argument("--no-baseline", action="store_true", help="skip train_on_batch")
+    parser.add_argument("--no-recipes", action="store_true", help="skip the recipe loops")
     args = parser.parse_args()
+    if not args.no_baseline:
+        baseline(args)
+    if not args.no_recipes:
+        recipes(args)
+
+
+def cpu_wall_ms(fn: object, steps: int, repeats: int) -> tuple[float, float]:
+    """Best-of-``repeats`` (CPU ms, wall ms) per call: CPU counts every thread of the process."""
+    best_cpu = best_wall = float("inf")
+    for _ in range(repeats):
+        cpu, wall = time.process_time(), time.perf_counter()
+        for _ in range(steps):
+            fn()  # type: ignore[operator]
+        best_cpu = min(best_cpu, (time.process_time() - cpu) / steps * 1000)
+        best_wall = min(best_wall, (time.perf_counter() - wall) / steps * 1000)
+    return best_cpu, best_wall
+
+
+def recipes(args: argparse.Namespace) -> None:
+    """The paper's loop and the tuned recipe's loop, same process, same batch (can mode)."""
+    import keras
+    import tensorflow as tf
+
+    from rhythmcan_cli.train import TrainConfig, _Trainer
+
+    rng = np.random.default_rng(0)
+    x = (rng.random((BATCH, 32, 9)) > 0.8).astype(np.float32)
+    y = rng.integers(0, K, BATCH).astype(np.int32)
+    z = rng.normal(0, 0.5, (BATCH, 100)).astype(np.float32)
+    windows = groove_windows(args.groove) or 18_000
+    batches = windows // BATCH
+    print(f"recipe loops (can, batch {BATCH}, {batches} batches per Groove epoch):")
+    for recipe in ("paper", "tuned"):
+        keras.utils.set_random_seed(0)
+        config = TrainConfig.for_recipe(recipe)
+        t = _Trainer("can", K, config, tf.distribute.get_strategy(), np.ones(K, np.float32))
+        t.d_step(x, y, z, 1.0)
+        t.g_step(y, z, 1.0)
+        d_fn = functools.partial(t.d_step, x, y, z, 1.0)
+        g_fn = functools.partial(t.g_step, y, z, 1.0)
+        raw_fn = functools.partial(t._d_fn, *t.distribute(x, y, z), tf.constant(1.0))
+        d_cpu, d_wall = cpu_wall_ms(d_fn, args.steps, args.repeats)
+        g_cpu, g_wall = cpu_wall_ms(g_fn, args.steps, args.repeats)
+        raw_cpu, raw_wall = cpu_wall_ms(raw_fn, args.steps, args.repeats)
+        per_g_cpu = config.d_steps * d_cpu + g_cpu
+        epoch = (batches * d_wall + batches / config.d_steps * g_wall) / 1000
+        print(
+            f"  {recipe:5s}: D {d_cpu:6.1f} ms CPU / {d_wall:6.1f} ms wall, "
+            f"G {g_cpu:6.1f} / {g_wall:6.1f}; {config.d_steps} D per G: "
+            f"{1000 / per_g_cpu:.2f} G updates per CPU-second; epoch {epoch:.0f} s wall "
+            f"({batches // config.d_steps} G updates); D step without the metrics read-back "
+            f"{raw_cpu:6.1f} ms CPU / {raw_wall:6.1f} ms wall"
+        )
+
+
+def baseline(args: argparse.Namespace) -> None:
+    """Ours against a train_on_batch loop of the same models (the paper's recipe)."""
 
     import keras
     import tensorflow as tf

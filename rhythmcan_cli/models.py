@@ -122,10 +122,20 @@ def build_generator(
     return keras.Model(inputs if n_genres is not None else z, out, name=name)
 
 
-def _real_fake_branch(x: keras.KerasTensor, lstm_units: int, dense_units: int) -> keras.KerasTensor:
-    """BiLSTM (seq) -> BiLSTM -> Dense -> LeakyReLU 0.01 -> Dense 1 sigmoid (named ``real``)."""
+def _real_fake_branch(
+    x: keras.KerasTensor, lstm_units: int, dense_units: int, minibatch_std: bool = False
+) -> keras.KerasTensor:
+    """BiLSTM (seq) -> BiLSTM -> Dense -> LeakyReLU 0.01 -> Dense 1 sigmoid (named ``real``).
+
+    ``minibatch_std`` first appends the batch's mean per-cell standard deviation as a 10th
+    input channel (``recipes.minibatch_std_layer``).
+    """
     from keras import layers
 
+    if minibatch_std:
+        from rhythmcan_cli.recipes import minibatch_std_layer
+
+        x = minibatch_std_layer()(x)
     h = layers.Bidirectional(layers.LSTM(lstm_units, return_sequences=True), name="rf_bilstm_1")(x)
     h = layers.Bidirectional(layers.LSTM(lstm_units), name="rf_bilstm_2")(h)
     h = layers.Dense(dense_units, name="rf_dense")(h)
@@ -164,13 +174,16 @@ def _genre_branch(
 
 
 def build_discriminator(
-    lstm_units: int = 64, dense_units: int = 256, name: str = "discriminator"
+    lstm_units: int = 64,
+    dense_units: int = 256,
+    name: str = "discriminator",
+    minibatch_std: bool = False,
 ) -> keras.Model:
     """The plain-GAN discriminator: the real/fake branch only; output ``real`` (N, 1) in (0, 1)."""
     import keras
 
     x = keras.Input(shape=(STEPS, N_CLASSES), name="pattern")
-    return keras.Model(x, _real_fake_branch(x, lstm_units, dense_units), name=name)
+    return keras.Model(x, _real_fake_branch(x, lstm_units, dense_units, minibatch_std), name=name)
 
 
 def build_conditional_discriminator(
@@ -211,6 +224,7 @@ def build_can_discriminator(
     genre_dense_units: int = 512,
     dropout: float = 0.1,
     name: str = "can_discriminator",
+    minibatch_std: bool = False,
 ) -> keras.Model:
     """The Creative-GAN discriminator: pattern -> [``real`` (N, 1), ``genre`` (N, K) softmax].
 
@@ -221,7 +235,7 @@ def build_can_discriminator(
     if n_genres < 1:
         raise UsageError(f"the number of genres must be at least 1, got {n_genres}")
     x = keras.Input(shape=(STEPS, N_CLASSES), name="pattern")
-    real = _real_fake_branch(x, lstm_units, dense_units)
+    real = _real_fake_branch(x, lstm_units, dense_units, minibatch_std)
     genre = _genre_branch(
         x, n_genres, genre_lstm_units, genre_dense_units, dropout, "genre", "genre"
     )

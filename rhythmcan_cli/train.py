@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from rhythmcan_cli import recipes
 from rhythmcan_cli.atomic import atomic_write
 from rhythmcan_cli.backend import load_tensorflow
 from rhythmcan_cli.errors import DataError, ModelError, StoreError, UsageError
@@ -88,6 +89,18 @@ class TrainConfig:
     genre_dense_units: int = 512
     real_label: float | None = None
     """Target for real patterns; None: 0.9 (one-sided smoothing) for cgan, 1.0 otherwise."""
+    # Recipe options (rhythmcan_cli/recipes.py says what each does; defaults: the paper's).
+    recipe: str = "paper"
+    conditioning: str = "multiply"
+    cgan_discriminator: str = "label"
+    class_weight: float = 0.0
+    class_ramp_epochs: float = 0.0
+    class_balanced: bool = False
+    lr_genre: float | None = None
+    ambiguity_ramp_epochs: float = 0.0
+    instance_noise: float = 0.0
+    instance_noise_epochs: float = 0.0
+    minibatch_std: bool = False
     validation: float = 0.1
     """Share of files held out for validation (split by file, never by window)."""
     checkpoint_every: int = 5
@@ -123,6 +136,7 @@ class TrainConfig:
                 "layer sizes must be positive",
             ),
             (0.0 <= self.threshold <= 1.0, f"threshold must be in [0, 1], got {self.threshold}"),
+            *recipes.check_options(dataclasses.asdict(self)),
         ]
         for ok, message in problems:
             if not ok:
@@ -150,6 +164,11 @@ class TrainConfig:
         return {
             k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()
         }
+
+    @classmethod
+    def for_recipe(cls, recipe: str = "paper", **values: Any) -> TrainConfig:
+        """The config of a named recipe (recipes.PRESETS), with ``values`` on top of it."""
+        return cls(**{**recipes.recipe_values(recipe), "recipe": recipe, **values})
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
@@ -288,7 +307,12 @@ class _Trainer:
     """Models, optimizers and the compiled steps of one mode under one strategy."""
 
     def __init__(
-        self, mode: str, n_genres: int, config: TrainConfig, strategy: tf.distribute.Strategy
+        self,
+        mode: str,
+        n_genres: int,
+        config: TrainConfig,
+        strategy: tf.distribute.Strategy,
+        class_weights: np.ndarray | None = None,
     ) -> None:
         import keras
         import tensorflow as tf
@@ -306,6 +330,12 @@ class _Trainer:
                 f"{self.replicas} replicas"
             )
         self.w = losses.ambiguity_weight(max(n_genres, 1))
+        # AC conditioning: a cgan whose discriminator is the Creative-GAN's two-headed one.
+        self.ac = mode == "cgan" and config.cgan_discriminator == "ac"
+        self.two_heads = mode == "can" or self.ac
+        self.class_w = tf.constant(
+            class_weights if class_weights is not None else np.ones(max(n_genres, 1), np.float32)
+        )
         real = config.real_label
         self.real_label = real if real is not None else (0.9 if mode == "cgan" else 1.0)
         c = config
@@ -326,11 +356,18 @@ class _Trainer:
                 self.opt_c.build(self.classifier.trainable_variables)
             else:
                 self.generator = models.build_generator(
-                    c.z_dim, n_genres if mode == "cgan" else None, c.dense, c.lstm_units, c.dropout
+                    c.z_dim,
+                    n_genres if mode == "cgan" else None,
+                    c.dense,
+                    c.lstm_units,
+                    c.dropout,
+                    conditioning=c.conditioning,
                 )
                 if mode == "gan":
-                    self.discriminator = models.build_discriminator(c.d_lstm_units, c.d_dense_units)
-                elif mode == "cgan":
+                    self.discriminator = models.build_discriminator(
+                        c.d_lstm_units, c.d_dense_units, minibatch_std=c.minibatch_std
+                    )
+                elif mode == "cgan" and not self.ac:
                     self.discriminator = models.build_conditional_discriminator(
                         n_genres, dense_units=c.d_dense_units
                     )
@@ -342,17 +379,34 @@ class _Trainer:
                         c.genre_lstm_units,
                         c.genre_dense_units,
                         c.dropout,
+                        minibatch_std=c.minibatch_std,
                     )
                 # Views of the discriminator's heads (shared layers, no new variables).
                 self.d_real_fake: keras.Model = self.discriminator
                 self.d_genre: keras.Model | None = None
-                if mode == "can":
+                if self.two_heads:
                     d = self.discriminator
                     self.d_real_fake = keras.Model(d.input, d.get_layer("real").output)
                     self.d_genre = keras.Model(d.input, d.get_layer("genre").output)
                 self.opt_d = keras.optimizers.Adam(c.lr_d)
                 self.opt_g = keras.optimizers.Adam(c.lr_g)
-                self.opt_d.build(self.discriminator.trainable_variables)
+                self.genre_vars: list[Any] = []
+                d_vars = self.discriminator.trainable_variables
+                if self.d_genre is not None and c.lr_genre is not None:
+                    # The genre head gets its own optimizer (recipes.py); the branches share
+                    # no variables, so the split is clean.
+                    self.genre_vars = [
+                        v
+                        for layer in self.discriminator.layers
+                        if layer.name.startswith("genre")
+                        for v in layer.trainable_variables
+                    ]
+                    ids = {id(v) for v in self.genre_vars}
+                    d_vars = [v for v in d_vars if id(v) not in ids]
+                    self.opt_genre = keras.optimizers.Adam(c.lr_genre)
+                    self.opt_genre.build(self.genre_vars)
+                self.d_vars = d_vars
+                self.opt_d.build(d_vars)
                 self.opt_g.build(self.generator.trainable_variables)
         self.checkpoint = tf.train.Checkpoint(**self._trackables())
         self._d_fn = tf.function(self._distributed(self._d_step))
@@ -377,6 +431,8 @@ class _Trainer:
                 generator_optimizer=self.opt_g,
                 discriminator_optimizer=self.opt_d,
             )
+            if self.genre_vars:
+                items.update(genre_optimizer=self.opt_genre)
         return items
 
     # -- distribution helpers
@@ -434,36 +490,59 @@ class _Trainer:
     def _judge(
         self, x: tf.Tensor, y: tf.Tensor, training: bool
     ) -> tuple[tf.Tensor, tf.Tensor | None]:
-        """Real/fake probabilities (N, 1) and, in can mode, genre probabilities (N, K)."""
+        """Real/fake probabilities (N, 1) and, with a genre head, genre probabilities (N, K)."""
         assert self.discriminator is not None
-        if self.mode == "cgan":
-            return self.discriminator([x, y[:, None]], training=training), None
-        if self.mode == "can":
+        if self.two_heads:
             real, genre = self.discriminator(x, training=training)
             return real, genre
+        if self.mode == "cgan":
+            return self.discriminator([x, y[:, None]], training=training), None
         return self.discriminator(x, training=training), None
+
+    def _noisy(self, x: tf.Tensor, sigma: tf.Tensor) -> tf.Tensor:
+        """Instance noise: ``x`` plus N(0, sigma^2) (recipes.noise_sigma anneals sigma to 0)."""
+        import tensorflow as tf
+
+        if self.config.instance_noise <= 0:
+            return x
+        return x + sigma * tf.random.normal(tf.shape(x))
 
     # -- steps (run per replica)
 
-    def _d_step(self, x: tf.Tensor, y: tf.Tensor, z: tf.Tensor) -> dict[str, tf.Tensor]:
+    def _d_step(
+        self, x: tf.Tensor, y: tf.Tensor, z: tf.Tensor, progress: tf.Tensor
+    ) -> dict[str, tf.Tensor]:
         import tensorflow as tf
 
         from rhythmcan_cli import losses
 
         assert self.discriminator is not None
+        c = self.config
         fake = self._generate(z, y, training=True)
+        sigma = recipes.noise_sigma(progress, c.instance_noise, c.instance_noise_epochs)
+        x_rf, fake_rf = self._noisy(x, sigma), self._noisy(fake, sigma)
         with tf.GradientTape() as tape:
-            # Real and fake in one pass through the real/fake branch (no BatchNorm or dropout
-            # there, so this equals two calls and halves the per-timestep kernel launches).
             n = tf.shape(x)[0]
-            both = tf.concat([x, fake], axis=0)
-            if self.mode == "cgan":
+            if self.mode == "cgan" and not self.ac:
+                both = tf.concat([x_rf, fake_rf], axis=0)
                 labels = tf.concat([y, y], axis=0)[:, None]
                 rf_p = self.discriminator([both, labels], training=True)
+            elif c.minibatch_std:
+                # Batch statistics must come from an all-real or an all-fake batch.
+                rf_p = tf.concat(
+                    [
+                        self.d_real_fake(x_rf, training=True),
+                        self.d_real_fake(fake_rf, training=True),
+                    ],
+                    axis=0,
+                )
             else:
-                rf_p = self.d_real_fake(both, training=True)
+                # Real and fake in one pass through the real/fake branch (no BatchNorm or
+                # dropout there, so this equals two calls and halves the kernel launches).
+                rf_p = self.d_real_fake(tf.concat([x_rf, fake_rf], axis=0), training=True)
             real_p, fake_p = rf_p[:n], rf_p[n:]
-            # The genre head sees REAL patterns only (the CAN paper's choice; module docstring).
+            # The genre head sees REAL patterns only (the CAN paper's choice; module docstring),
+            # without instance noise: it classifies drumming, it does not judge realism.
             genre_p = self.d_genre(x, training=True) if self.d_genre is not None else None
             rf = losses.binary_crossentropy(real_p, self.real_label) + losses.binary_crossentropy(
                 fake_p, 0.0
@@ -471,13 +550,22 @@ class _Trainer:
             out = {"d_real_fake": self._avg(rf)}
             total = out["d_real_fake"]
             if genre_p is not None:
-                out["d_genre"] = self._avg(losses.categorical_crossentropy(y, genre_p))
+                ce = losses.categorical_crossentropy(y, genre_p)
+                if c.class_balanced:
+                    ce = ce * tf.gather(self.class_w, y)
+                out["d_genre"] = self._avg(ce)
                 out["genre_acc"] = self._avg(losses.accuracy(y, genre_p))
                 total = total + self.w * out["d_genre"]
             total = total + self._reg(self.discriminator)
-        variables = self.discriminator.trainable_variables
-        grads = tape.gradient(total, variables)
-        self.opt_d.apply_gradients(zip(grads, variables, strict=True))
+        if self.genre_vars:
+            grads = tape.gradient(total, [*self.d_vars, *self.genre_vars])
+            split = len(self.d_vars)
+            self.opt_d.apply_gradients(zip(grads[:split], self.d_vars, strict=True))
+            self.opt_genre.apply_gradients(zip(grads[split:], self.genre_vars, strict=True))
+        else:
+            variables = self.discriminator.trainable_variables
+            grads = tape.gradient(total, variables)
+            self.opt_d.apply_gradients(zip(grads, variables, strict=True))
         out["d_loss"] = total
         out["d_acc"] = self._avg(
             0.5
@@ -488,22 +576,38 @@ class _Trainer:
         )
         return out
 
-    def _g_step(self, y: tf.Tensor, z: tf.Tensor) -> dict[str, tf.Tensor]:
+    def _g_step(self, y: tf.Tensor, z: tf.Tensor, progress: tf.Tensor) -> dict[str, tf.Tensor]:
         import tensorflow as tf
 
         from rhythmcan_cli import losses
 
-        assert self.generator is not None
+        assert self.generator is not None and self.discriminator is not None
+        c = self.config
+        sigma = recipes.noise_sigma(progress, c.instance_noise, c.instance_noise_epochs)
         with tf.GradientTape() as tape:
             fake = self._generate(z, y, training=True)
             # D judges with training=False: BatchNorm keeps its real-data statistics and
             # D's variables are simply not in the gradient list (no trainable toggling).
-            fake_p, genre_p = self._judge(fake, y, training=False)
+            seen = self._noisy(fake, sigma)
+            if self.mode == "cgan" and not self.ac:
+                fake_p = self.discriminator([seen, y[:, None]], training=False)
+            else:
+                fake_p = self.d_real_fake(seen, training=False)
+            genre_p = self.d_genre(fake, training=False) if self.d_genre is not None else None
             out = {"g_adversarial": self._avg(losses.binary_crossentropy(fake_p, 1.0))}
             total = out["g_adversarial"]
-            if genre_p is not None:
+            if genre_p is not None and self.ac:
+                # AC conditioning: G is rewarded when the genre head hears the requested genre.
+                ce = losses.categorical_crossentropy(y, genre_p)
+                if c.class_balanced:
+                    ce = ce * tf.gather(self.class_w, y)
+                out["g_class"] = self._avg(ce)
+                weight = c.class_weight * recipes.ramp(progress, c.class_ramp_epochs)
+                total = total + weight * out["g_class"]
+            elif genre_p is not None:
                 out["g_ambiguity"] = self._avg(losses.ambiguity_loss(genre_p))
-                total = total + self.w * out["g_ambiguity"]
+                weight = self.w * recipes.ramp(progress, c.ambiguity_ramp_epochs)
+                total = total + weight * out["g_ambiguity"]
         variables = self.generator.trainable_variables
         grads = tape.gradient(total, variables)
         self.opt_g.apply_gradients(zip(grads, variables, strict=True))
@@ -549,15 +653,21 @@ class _Trainer:
 
     # -- public steps (global batch in, python floats out)
 
-    def d_step(self, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> dict[str, float]:
-        """One discriminator step on a global batch."""
-        result = self._d_fn(*self.distribute(x, y, z))
+    def d_step(
+        self, x: np.ndarray, y: np.ndarray, z: np.ndarray, progress: float = 0.0
+    ) -> dict[str, float]:
+        """One discriminator step on a global batch; ``progress``: epochs done (fractional)."""
+        import tensorflow as tf
+
+        result = self._d_fn(*self.distribute(x, y, z), tf.constant(progress, tf.float32))
         self.d_updates.assign_add(1)
         return {k: float(v) for k, v in result.items()}
 
-    def g_step(self, y: np.ndarray, z: np.ndarray) -> dict[str, float]:
+    def g_step(self, y: np.ndarray, z: np.ndarray, progress: float = 0.0) -> dict[str, float]:
         """One generator step on a global batch of noise (labels used by cgan only)."""
-        result = self._g_fn(*self.distribute(y, z))
+        import tensorflow as tf
+
+        result = self._g_fn(*self.distribute(y, z), tf.constant(progress, tf.float32))
         self.g_updates.assign_add(1)
         return {k: float(v) for k, v in result.items()}
 
@@ -878,7 +988,13 @@ def _run(
     )
     chief = _is_chief()
     train_data, val_data = _split(dataset, config.validation, seed)
-    trainer = _Trainer(mode, len(dataset.genres), config, strat)
+    trainer = _Trainer(
+        mode,
+        len(dataset.genres),
+        config,
+        strat,
+        recipes.class_weights(train_data.y, len(dataset.genres)),
+    )
     ckpt_dir = (
         folder / "checkpoints" if chief else Path(tempfile.mkdtemp(prefix="rhythmcan-worker-"))
     )
@@ -994,12 +1110,12 @@ class _Loop:
                     if pause_d:
                         pause_d = False
                     else:
-                        step_metrics.update(t.d_step(x, y, z_d))
+                        step_metrics.update(t.d_step(x, y, z_d, epoch + index / self.per_epoch))
                     if (int(t.step.numpy()) + 1) % t.config.d_steps == 0:
                         if pause_g:
                             pause_g = False
                         else:
-                            last_g = t.g_step(y, z_g)
+                            last_g = t.g_step(y, z_g, epoch + index / self.per_epoch)
                             step_metrics.update(last_g)
                     d_loss = step_metrics.get("d_loss")
                     g_loss = last_g.get("g_loss")

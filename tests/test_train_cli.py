@@ -123,6 +123,10 @@ def test_bad_input_is_one_line_and_writes_nothing(
         ([str(midi_dir), "--name", "x", "--epochs", "0"], 2, None),
         ([str(midi_dir), "--name", "../x"], 1, "invalid model name"),
         ([str(midi_dir), "--name", "x", "--resume"], 2, "no run named"),
+        ([str(midi_dir), "--name", "x", "--recipe", "nope"], 2, "unknown --recipe"),
+        ([str(midi_dir), "--name", "x", "--option", "nope=1"], 2, "--option"),
+        ([str(midi_dir), "--name", "x", "--option", "class_balanced=maybe"], 2, "cannot read"),
+        ([str(midi_dir), "--name", "x", "--option", "conditioning=add"], 2, "--conditioning"),
     ]
     for args, expected, text in cases:
         code, _, stderr = invoke("train", *args, "--quiet")

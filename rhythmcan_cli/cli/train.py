@@ -151,15 +151,35 @@ def train(
         ),
     ] = 5,
     d_steps: Annotated[
-        int,
+        int | None,
         typer.Option(
             "--d-steps",
             min=1,
             max=100,
-            help="Discriminator steps per generator step.",
+            help="Discriminator steps per generator step (default: the recipe's; paper 3).",
+            show_default=False,
             rich_help_panel=LOOP,
         ),
-    ] = 3,
+    ] = None,
+    recipe: Annotated[
+        str,
+        typer.Option(
+            "--recipe",
+            help="paper: the ICCC 2020 configuration; tuned: AC conditioning, balanced genre "
+            "head, ramps, TTUR, smoothing, instance noise, minibatch std (docs/training.md).",
+            rich_help_panel=LOOP,
+        ),
+    ] = "paper",
+    recipe_options: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--option",
+            help="KEY=VALUE on top of the recipe, repeatable (e.g. minibatch_std=false, "
+            "lr_d=2e-5); recorded on the card.",
+            show_default=False,
+            rich_help_panel=LOOP,
+        ),
+    ] = None,
     z_sigma_sample: Annotated[
         float | None,
         typer.Option(
@@ -259,11 +279,16 @@ def train(
     training = threading.Event()
 
     def action() -> TrainResult:
+        from rhythmcan_cli.recipes import parse_options
         from rhythmcan_cli.train import TrainConfig, train_from_folder
 
-        config = TrainConfig(
+        overrides = parse_options(recipe_options)
+        if d_steps is not None:
+            overrides["d_steps"] = d_steps
+        config = TrainConfig.for_recipe(
+            recipe,
+            **overrides,
             batch_size=batch_size,
-            d_steps=d_steps,
             z_sigma_sample=z_sigma_sample,
             dense=_parse_dense(dense),
             lstm_units=lstm_units,
