@@ -134,7 +134,7 @@ def _duration(seconds: float) -> str:
     return f"{seconds:.0f} s"
 
 
-def concat(scores: Sequence[Score], loops: int = 1) -> Score:
+def concat(scores: Sequence[Score], loops: int = 1, *, what: str = "the input") -> Score:
     """Scores one after another, the whole sequence ``loops`` times.
 
     Refused (AudioError) before anything is built when the result would be longer than
@@ -143,6 +143,7 @@ def concat(scores: Sequence[Score], loops: int = 1) -> Score:
     check_size(
         sum(score.length_s for score in scores) * loops,
         sum(sum(1 for event in score.events if event[1] == "on") for score in scores) * loops,
+        what,
     )
     events: list[tuple[float, str, int, int, int]] = []
     offset = 0.0
@@ -238,13 +239,14 @@ def read_sources(
                 data = head + read_stream(
                     stream, limit=MAX_FILE_BYTES, what=label, kind=_MIDI_KIND, already=len(head)
                 )
-                score = concat([midi_score(data, bpm=bpm, name=label)], loops)
+                score = concat([midi_score(data, bpm=bpm, name=label)], loops, what=label)
                 budget.add(score.length_s, sum(1 for e in score.events if e[1] == "on"), label)
                 scores.append(score)
                 continue
             patterns = _pattern_lines(stream, head, label, bpm=bpm, loops=loops, budget=budget)
             scores.append(pattern_score(patterns, bpm=bpm, loops=loops))
-    return concat(scores)
+    what = "the inputs" if len(sources) > 1 else "stdin" if sources[0] == "-" else sources[0]
+    return concat(scores, what=what)
 
 
 _MIDI_KIND: Final = "a drum MIDI file"

@@ -41,6 +41,11 @@ from rhythmcan_cli.signals import deferred_interrupts
 if TYPE_CHECKING:  # pragma: no cover
     from rhythmcan_cli.store import StoredModel
 
+MAX_COUNT: Final = 100_000
+"""Most patterns one call makes: they are held in memory (about 9 KB each with their output,
+so 0.9 GB); ``-n 1000000000`` is refused with one line instead of allocating 745 GiB."""
+MAX_Z_STD: Final = 10.0
+"""Largest z spread accepted (models are trained at 0.5-1; 1e308 overflowed z to infinity)."""
 BATCH: Final = 256
 """Patterns per engine call: small batches keep the LSTM state in cache (measured fastest)."""
 GENERATE_THREADS: Final = 4
@@ -90,6 +95,8 @@ def parse_genre(text: str) -> str | dict[str, float]:
         if not np.isfinite(value) or value < 0:
             raise UsageError(f"genre weight for {name!r} must be a number >= 0, got {weight}")
         blend[name] = blend.get(name, 0.0) + value
+        if not np.isfinite(blend[name]):  # rock=1e308,rock=1e308
+            raise UsageError(f"genre weights for {name!r} add up to more than a number can hold")
     return blend
 
 
@@ -106,13 +113,17 @@ def _genre_weights(genre: Genre, genres: Sequence[str], model_name: str) -> npt.
         weights[:] = 1.0 / k
         return weights
     items = {genre: 1.0} if isinstance(genre, str) else dict(genre)
+    # scaled by the largest weight first: rock=1e308,funk=1e308 must not sum to infinity
+    peak = max((float(w) for w in items.values() if np.isfinite(w)), default=0.0)
+    if any(not np.isfinite(w) or w < 0 for w in items.values()):
+        raise UsageError("genre weights must be finite numbers >= 0")
     for name, weight in items.items():
         index = lookup.get(name.lower())
         if index is None:
             raise UsageError(
                 f"unknown genre {name!r} for model '{model_name}'; its genres: {', '.join(genres)}"
             )
-        weights[index] += weight
+        weights[index] += weight / peak if peak > 0 else 0.0
     total = weights.sum()
     if total <= 0:
         raise UsageError("a genre blend needs at least one weight above 0")
@@ -168,12 +179,20 @@ def sample(
         n = steps
     if n < 1:
         raise UsageError(f"-n must be at least 1, got {n}")
+    if n > MAX_COUNT:
+        raise UsageError(
+            f"-n {n:,} is more than the {MAX_COUNT:,} patterns one run makes (about 9 KB of"
+            " memory each); run it in batches with different --seed values"
+        )
     if vary is not None and interpolate is not None:
         raise UsageError("use either --vary or --interpolate, not both")
     if not 0.0 <= noise <= 10.0 or not np.isfinite(noise):
         raise UsageError(f"--noise must lie between 0 and 10, got {noise}")
-    if z_std is not None and (not np.isfinite(z_std) or z_std <= 0):
-        raise UsageError(f"--z-std must be above 0, got {z_std}")
+    if z_std is not None and not 0.0 < z_std <= MAX_Z_STD:  # NaN fails too
+        raise UsageError(
+            f"--z-std must lie above 0 and at most {MAX_Z_STD:g} (models are trained at 0.5-1),"
+            f" got {z_std:g}"
+        )
     card_threshold = float(_card(model, "threshold", DEFAULT_THRESHOLD) or DEFAULT_THRESHOLD)
     try:
         threshold = check_threshold(card_threshold if threshold is None else threshold)

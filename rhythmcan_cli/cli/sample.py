@@ -48,6 +48,8 @@ if TYPE_CHECKING:
 MAX_GRIDS_WITH_FILES: Final = 16
 FORMATS: Final = ("grid", "json", "mid")
 JSON_SUFFIXES: Final = (".json", ".jsonl", ".ndjson")
+AUDIO_SUFFIXES: Final = (".wav", ".wave", ".flac", ".mp3", ".ogg", ".aif", ".aiff", ".m4a")
+"""-o names refused: MIDI bytes in a file named like audio would not play anywhere."""
 
 Model = Annotated[
     Optional[str],  # noqa: UP045
@@ -181,6 +183,11 @@ def _destination(output: str | None, fmt: str | None) -> tuple[str, str, Path | 
     path = Path(output).expanduser()
     if output.endswith(("/", "\\")) or path.is_dir():
         return "dir", fmt or "mid", path
+    if path.suffix.lower() in AUDIO_SUFFIXES:
+        raise UsageError(
+            f"sample writes MIDI or pattern JSON, not audio ({path.name}); for a WAV file:"
+            f" rhythmcan sample --format json | rhythmcan play - --wav {path}"
+        )
     if fmt is None:
         fmt = "json" if path.suffix.lower() in JSON_SUFFIXES else "mid"
     return "file", fmt, path

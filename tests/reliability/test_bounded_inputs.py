@@ -259,3 +259,38 @@ def test_twenty_thousand_patterns_into_play_stop_at_the_audio_bound(tmp_path: Pa
     line = assert_clean_failure(done)
     assert "stdin would make more than 60 minutes of audio" in line
     assert not (tmp_path / "o.wav").exists()
+
+
+# ---------------------------------------------------------------------- sample options
+
+
+def test_a_billion_patterns_are_refused_before_allocating(model: str) -> None:
+    """Defect 2: `sample -n 1000000000` allocated everything up front (745 GiB)."""
+    line = assert_clean_failure(capped(["sample", "-m", model, "-n", "1000000000"]), code=2)
+    assert "1,000,000,000 is more than the 100,000 patterns one run makes" in line
+
+
+@pytest.mark.parametrize("value", ["1e308", "inf", "nan", "0", "-1"])
+def test_an_absurd_z_spread_is_one_line(model: str, value: str) -> None:
+    """Defect 9: `--z-std 1e308` overflowed z to infinity and ended in a traceback."""
+    line = assert_clean_failure(capped(["sample", "-m", model, "--z-std", value]), code=2)
+    assert "--z-std must lie above 0 and at most 10" in line
+
+
+def test_huge_genre_weights_are_normalised_safely() -> None:
+    """Defect 11: rock=1e308,funk=1e308 summed to infinity and sampled with zero weights."""
+    make_stored_model("tiny-cgan", kind="cgan", genres=("funk", "rock", "jazz"))
+    done = capped(["sample", "-m", "tiny-cgan", "--genre", "rock=1e308,funk=1e308", "-f", "json"])
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["genre"] == {"funk": 0.5, "rock": 0.5}
+    args = ["sample", "-m", "tiny-cgan", "--genre", "rock=1e308,rock=1e308"]
+    assert "add up to more than a number can hold" in assert_clean_failure(capped(args), code=2)
+
+
+@pytest.mark.parametrize("name", ["out.wav", "OUT.FLAC", "take.mp3"])
+def test_sample_to_an_audio_file_name_is_refused(tmp_path: Path, model: str, name: str) -> None:
+    """Defect 11: `sample -o out.wav` wrote MIDI bytes into a .wav file."""
+    target = tmp_path / name
+    line = assert_clean_failure(capped(["sample", "-m", model, "-o", str(target)]), code=2)
+    assert "not audio" in line and "play - --wav" in line
+    assert not target.exists()
