@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from rhythmcan_cli.cli.jam import Loop, grid_lines
+from rhythmcan_cli.errors import DataError
 from rhythmcan_cli.jam import Jam
 from rhythmcan_cli.patterns import read_patterns
 from rhythmcan_cli.sample import sample
@@ -80,6 +81,10 @@ def test_save_numbers_files_never_overwrites_and_records_z(model: object, tmp_pa
     saved = read_patterns(tmp_path / "jam-002.json")[0]
     again = sample(model, n=1, vary=saved, noise=0.0, threshold=0.25)[0]  # type: ignore[arg-type]
     assert np.allclose(again.values, saved.values, atol=5e-5)  # the z makes the same pattern
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(DataError, match="cannot save into"):  # the jam shows it and plays on
+        jam.save(blocker)
 
 
 def test_the_player_switches_only_at_a_bar_line() -> None:

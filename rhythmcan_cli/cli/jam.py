@@ -29,7 +29,7 @@ import typer
 from rhythmcan_cli.cli.console import err, run
 from rhythmcan_cli.cli.options import Seed
 from rhythmcan_cli.cli.play import Kit, SoundFont
-from rhythmcan_cli.errors import AudioError, UsageError
+from rhythmcan_cli.errors import AudioError, RhythmcanError, UsageError
 
 if TYPE_CHECKING:
     from rhythmcan_cli.jam import Jam, JamState
@@ -194,16 +194,19 @@ def jam_loop(jam: Jam, loop: Loop, render_state: Any, audio: str, out_dir: Path)
             last = now
         jam.now_playing(loop.version)
         for key in read_keys():
-            action = jam.press(key)
-            if action == "quit":
-                return saved
-            if action == "save":
-                _, line = jam.save(out_dir)
-                saved.append(line)
-                jam.message = line
-            elif action is not None and jam.pending:
-                newest = jam.latest
-                loop.queue(render_state(newest), newest.version)
+            try:
+                action = jam.press(key)
+                if action == "quit":
+                    return saved
+                if action == "save":
+                    _, line = jam.save(out_dir)
+                    saved.append(line)
+                    jam.message = line
+                elif action is not None and jam.pending:
+                    newest = jam.latest
+                    loop.queue(render_state(newest), newest.version)
+            except RhythmcanError as error:  # a failed save or render: say so, keep playing
+                jam.message = f"error: {error}"
         width = os.get_terminal_size(sys.stdout.fileno()).columns if sys.stdout.isatty() else 100
         lines = screen(jam, loop.step, audio + _underruns(loop), width)
         if lines != drawn:
@@ -221,7 +224,10 @@ def jam(
     model: Annotated[
         Optional[str],  # noqa: UP045
         typer.Option(
-            "--model", "-m", help="Model (default: the Creative-GAN).", show_default=False
+            "--model",
+            "-m",
+            help="Model (default: the Creative-GAN; with --genre, the conditional GAN).",
+            show_default=False,
         ),
     ] = None,
     genre: Annotated[
