@@ -45,10 +45,11 @@ def file_groups(
     files the CSV does not list (or lists with an empty value).
     """
     labels_csv = Path(labels_csv)
-    try:
-        text = labels_csv.read_bytes().decode("utf-8-sig")
-    except OSError as error:
-        raise DataError(f"cannot read {labels_csv}: {error.strerror or error}") from None
+    from rhythmcan_cli.dataset import MAX_CSV_BYTES
+    from rhythmcan_cli.inputs import read_file
+
+    try:  # bounded: a regular file of at most MAX_CSV_BYTES (never a FIFO or a device)
+        text = read_file(labels_csv, limit=MAX_CSV_BYTES, kind="a labels CSV").decode("utf-8-sig")
     except UnicodeDecodeError:
         raise DataError(f"{labels_csv} is not UTF-8 text; save it as UTF-8 CSV") from None
     try:

@@ -294,3 +294,13 @@ def test_sample_to_an_audio_file_name_is_refused(tmp_path: Path, model: str, nam
     line = assert_clean_failure(capped(["sample", "-m", model, "-o", str(target)]), code=2)
     assert "not audio" in line and "play - --wav" in line
     assert not target.exists()
+
+
+def test_a_labels_csv_that_is_a_fifo_is_one_error_at_once(tmp_path: Path) -> None:
+    """`--labels` naming a FIFO hung the build (and the `--split-by` reader) on open."""
+    from rhythmcan_cli.errors import DataError
+
+    data = write_drum_folder(tmp_path / "data")
+    labels = hostile(tmp_path, "fifo", "info.csv")
+    with time_limit(10), pytest.raises(DataError, match="FIFO"):
+        build_dataset(data, labels_csv=labels, cache_dir=False)
