@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from rhythmcan_cli.card_schema import MAX_Z_SIGMA
 from rhythmcan_cli.errors import DataError, ModelError, UsageError
 from rhythmcan_cli.grid import DEFAULT_THRESHOLD, N_CLASSES, STEPS, check_threshold
 from rhythmcan_cli.patterns import Genre, SampledPattern
@@ -44,8 +45,9 @@ if TYPE_CHECKING:  # pragma: no cover
 MAX_COUNT: Final = 100_000
 """Most patterns one call makes: they are held in memory (about 9 KB each with their output,
 so 0.9 GB); ``-n 1000000000`` is refused with one line instead of allocating 745 GiB."""
-MAX_Z_STD: Final = 10.0
-"""Largest z spread accepted (models are trained at 0.5-1; 1e308 overflowed z to infinity)."""
+MAX_Z_STD: Final = MAX_Z_SIGMA
+"""Largest z spread accepted, as for a card's z sigmas (models are trained at 0.5-1;
+``--z-std 1e308`` overflowed z to infinity)."""
 BATCH: Final = 256
 """Patterns per engine call: small batches keep the LSTM state in cache (measured fastest)."""
 GENERATE_THREADS: Final = 4
