@@ -406,14 +406,15 @@ def judge_sets(
         elif seen.any():
             notes.append(
                 f"judge '{judge.name}' was trained on {int(seen.sum())} of the "
-                f"{len(seen)} held-out windows: they are left out of its accuracy"
+                f"{len(seen)} held-out windows: they are left out of its figures (accuracy, "
+                "calibration, and the held-out real entropy)"
             )
             unseen = f"{int(seen.sum())} seen windows left out"
     mask = slice(None) if seen is None or seen.all() else ~seen
     quality = held_out_quality(p_real[mask], held[1][mask], judge.genres)
     calibration = calibrate(
         quality,
-        normalized_entropy(p_real),
+        normalized_entropy(p_real[mask]),
         normalized_entropy(p_base1),
         normalized_entropy(p_base2),
     )
@@ -421,7 +422,7 @@ def judge_sets(
     ambiguity = Ambiguity(
         judge.name,
         ambiguity_stats(p_gen, judge.genres),
-        ambiguity_stats(p_real, judge.genres),
+        ambiguity_stats(p_real[mask], judge.genres),  # a judge is sure of what it learnt
         calibration,
     )
     following = None

@@ -90,7 +90,12 @@ def assemble(members: Sequence[keras.Model], temperature: float) -> keras.Model:
     import keras
 
     x = keras.Input(shape=(STEPS, N_CLASSES), name="pattern")
-    logits = [m(x) for m in members]
+    clean = []
+    for member in members:  # uncompiled copies: no optimizer state in the saved file
+        copy = keras.models.clone_model(member)
+        copy.set_weights(member.get_weights())
+        clean.append(copy)
+    logits = [m(x) for m in clean]
     mean = keras.layers.Average(name="mean_logits")(logits) if len(logits) > 1 else logits[0]
     scaled = keras.layers.Rescaling(1.0 / temperature, name="temperature")(mean)
     out = keras.layers.Softmax(name="genre")(scaled)
@@ -109,12 +114,15 @@ def augment(x: npt.ArrayLike, rng: np.random.Generator) -> FloatArray:
     return out.astype(np.float32)
 
 
-def class_weights(y: npt.ArrayLike, k: int) -> dict[int, float]:
-    """Inverse-frequency weights (mean 1 over the windows); absent classes get 0."""
+def class_weights(y: npt.ArrayLike, k: int, power: float = 1.0) -> dict[int, float]:
+    """Inverse-frequency weights to the ``power`` (1: fully balanced, 0.5: halfway, 0: none),
+    scaled to mean 1 over the windows; absent classes get 0."""
     counts = np.bincount(np.asarray(y, dtype=np.int64), minlength=k).astype(np.float64)
-    total = counts.sum()
-    present = int((counts > 0).sum())
-    return {i: float(total / (present * c)) if c > 0 else 0.0 for i, c in enumerate(counts)}
+    present = counts > 0
+    raw = np.zeros(k)
+    raw[present] = (counts.sum() / (present.sum() * counts[present])) ** power
+    scale = counts.sum() / float((raw * counts).sum())
+    return {i: float(raw[i] * scale) for i in range(k)}
 
 
 def softmax(logits: npt.ArrayLike) -> npt.NDArray[np.float64]:
@@ -139,6 +147,7 @@ def _train_member(
     max_epochs: int,
     patience: int,
     batch_size: int,
+    balance: float,
     tick: Callable[[], None],
 ) -> tuple[int, list[dict[str, float]]]:
     """Fit one member with early stopping; leaves it at its best epoch's weights."""
@@ -149,7 +158,7 @@ def _train_member(
         optimizer=keras.optimizers.Adam(5e-4),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
-    weights = class_weights(train_y, len(genres))
+    weights = class_weights(train_y, len(genres), balance)
     history: list[dict[str, float]] = []
     best_score, best_epoch, best_weights = -1.0, 0, member.get_weights()
     for epoch in range(1, max_epochs + 1):
@@ -192,11 +201,15 @@ def train_judge(
     max_epochs: int = 40,
     patience: int = 6,
     batch_size: int = 128,
+    balance: float = 1.0,
     seed: int = 0,
     progress: ProgressCallback | None = None,
 ) -> JudgeTraining:
     """Train ``members`` networks (different seeds), each stopped early on the held-out
-    windows; average their logits; fit the temperature there and build one model."""
+    windows; average their logits; fit the temperature there and build one model.
+
+    ``balance`` is the power of the inverse-frequency class weights (1: every genre counts
+    the same in the loss; 0.5 trades some macro recall for accuracy on skewed data)."""
     from rhythmcan_cli.backend import load_tensorflow
 
     load_tensorflow()
@@ -232,6 +245,7 @@ def train_judge(
             max_epochs=max_epochs,
             patience=patience,
             batch_size=batch_size,
+            balance=balance,
             tick=tick,
         )
         done[0] = (index + 1) * max_epochs

@@ -137,3 +137,25 @@ def test_ready_split_column_and_a_judge_that_saw_the_held_out_files(tmp_path: Pa
     )
     assert report.ambiguity is not None and report.ambiguity.calibration is not None
     assert report.ambiguity.calibration.unseen == "yes"
+
+
+def test_windows_a_judge_trained_on_are_left_out_of_its_figures(tmp_path: Path) -> None:
+    data = synthetic_dataset(files_per_genre=6)
+    split = ["test" if i % 2 == 0 else "train" for i in range(len(data.files))]
+    data = with_sessions(data, tmp_path, split)
+    card = make_stored_model("c", kind="can").card
+    card = dataclasses.replace(
+        card,
+        data_fingerprint=data.fingerprint,
+        training={"split_column": "session", "train_values": ["train"]},
+    )
+    judge = ArrayClassifier("half-seen", GENRES, feature_judge, card=card)
+    report = evaluate(GeneratedSet("g", data.x[:10]), data, classifier=judge, validation=0.5)
+    # held out by file with a seed: some held-out files were the judge's training files
+    assert report.ambiguity is not None and report.ambiguity.calibration is not None
+    calibration = report.ambiguity.calibration
+    assert calibration.unseen.endswith("seen windows left out")
+    left_out = int(calibration.unseen.split()[0])
+    judged = report.n  # the held-out references are subsampled to the generated set's size
+    assert 0 < left_out < judged
+    assert calibration.quality.n == report.ambiguity.real.n == judged - left_out
