@@ -34,8 +34,6 @@ DEVICE_NONE: Final = "None"
 """The menu item that sends id -1 (z only): it stops the device with a conditional model."""
 DEVICE_Z_DIM: Final = 100
 """The device draws z of this size (N(0, 1)); other z sizes do not run there."""
-DEVICE_PITCHES: Final[tuple[int, ...]] = (36, 38, 42, 46, 41, 45, 48, 39, 37)
-"""MIDI notes the device plays for rows 0..8 (rows 7/8 labelled "Clap"/"Rim" there)."""
 
 
 def device_slots(genres: Sequence[str], chosen: Sequence[str] | None) -> list[int]:

@@ -18,7 +18,13 @@ from typing import Any, Final
 
 from rhythmcan_cli.atomic import output_error, write_batch
 from rhythmcan_cli.card_schema import GENERATOR_KINDS, check_field, check_metadata
-from rhythmcan_cli.device import DEVICE_NONE, device_menu, device_slots, select_genres
+from rhythmcan_cli.device import (
+    DEVICE_NONE,
+    DEVICE_Z_DIM,
+    device_menu,
+    device_slots,
+    select_genres,
+)
 from rhythmcan_cli.engine import Generator
 from rhythmcan_cli.errors import DataError, ModelError, UsageError
 from rhythmcan_cli.grid import CLASS_NAMES, DEFAULT_THRESHOLD, N_CLASSES, OUTPUT_PITCHES, STEPS
@@ -112,14 +118,21 @@ def export_files(
 
 
 def menu_lines(meta: dict[str, Any], model_genres: Sequence[str] | None = None) -> list[str]:
-    """The Max for Live menu item -> genre table of an export's metadata, as text lines
-    (empty for a model without genre input); the last line names the genres of
-    ``model_genres`` (default: the export's) that no menu item plays."""
+    """What a Max for Live user must know about an export, as text lines: a note when the
+    device cannot run it (z size), the menu item -> genre table of a conditional model, and
+    the genres of ``model_genres`` (default: the export's) that no menu item plays."""
+    lines = []
+    z_dim = meta.get("z_dim")
+    if isinstance(z_dim, int) and z_dim != DEVICE_Z_DIM:
+        lines.append(
+            f"note: the Max for Live device draws z of size {DEVICE_Z_DIM}; this model takes "
+            f"{z_dim}, so it runs in web pages but not in the device"
+        )
     rows = meta.get("device_menu")
     if not isinstance(rows, list):
-        return []
+        return lines
     width = max(len(str(row["item"])) for row in rows)
-    lines = ["Max for Live genre menu -> genre of this export:"]
+    lines.append("Max for Live genre menu -> genre of this export:")
     for row in rows:
         if row["item"] == DEVICE_NONE:
             what = "stops the released device with a conditional model: do not pick it"

@@ -110,7 +110,8 @@ def test_cli_prints_the_menu_table_for_conditional_models(tmp_path: Path) -> Non
     assert meta["rhythmcan"]["genres"] == ["soul", "rock"]
     plain = runner.invoke(app, ["export-tfjs", "plain", str(tmp_path / "c")])
     assert plain.exit_code == 0 and "genre menu" not in plain.stderr
+    assert "device draws z of size 100; this model takes 8" in plain.stderr
     bad = runner.invoke(app, ["export-tfjs", "nine", str(tmp_path / "d"), "--device-genres", "pop"])
     assert bad.exit_code == 2 and len(bad.output.strip().splitlines()) == 1
     assert not (tmp_path / "d").exists()
-    assert menu_lines({}) == []
+    assert menu_lines({}) == [] and menu_lines({"z_dim": 100}) == []
