@@ -19,7 +19,8 @@ Deliberate decisions (see docs/training.md):
   MirroredStrategy run sees the same inputs as a single device.
 
 A run lives in ``<store root>/runs/<name>/``: ``run.json`` (mode, config, seed, data
-fingerprint), ``checkpoints/`` (tf.train.Checkpoint: models, optimizers, counters),
+fingerprint, the epochs to reach and the command's options, so ``--resume`` continues the run
+as it was started), ``checkpoints/`` (tf.train.Checkpoint: models, optimizers, counters),
 ``metrics.jsonl`` (one JSON object per epoch) and ``tensorboard/`` on request.
 """
 
@@ -231,7 +232,7 @@ def _lock(name: str) -> contextlib.AbstractContextManager[Any]:
 
 
 def check_request(
-    mode: str, name: str, epochs: int, config: TrainConfig, strategy: str | None
+    mode: str, name: str, epochs: int | None, config: TrainConfig, strategy: str | None
 ) -> None:
     """Validate everything that needs no data, so bad input fails before a dataset build."""
     from rhythmcan_cli import store
@@ -240,7 +241,7 @@ def check_request(
         raise UsageError(f"unknown mode {mode!r}: choose one of {', '.join(MODES)}")
     if strategy is not None and strategy not in STRATEGIES:
         raise UsageError(f"unknown strategy {strategy!r}: choose one of {', '.join(STRATEGIES)}")
-    if epochs < 1:
+    if epochs is not None and epochs < 1:
         raise UsageError(f"--epochs must be at least 1, got {epochs}")
     config.check()
     store.validate_name(name)
@@ -717,6 +718,21 @@ def _batches_per_epoch(n: int, batch_size: int) -> int:
 # ---------------------------------------------------------------------------- run folder
 
 
+def read_run(name: str) -> dict[str, Any] | None:
+    """The run record (``run.json``) of the run ``name``, or None when there is no such run.
+
+    Holds ``mode``, ``seed``, ``config``, ``epochs`` (the target) and ``command`` (the options
+    the run was started with): what ``--resume`` continues.
+    """
+    from rhythmcan_cli import store
+
+    store.validate_name(name)
+    folder = run_dir(name)
+    if not (folder / RUN_FILE).exists():
+        return None
+    return _read_run(folder)
+
+
 def _read_run(path: Path) -> dict[str, Any]:
     try:
         data: dict[str, Any] = json.loads((path / RUN_FILE).read_text(encoding="utf-8"))
@@ -845,19 +861,23 @@ def train(
     *,
     mode: str,
     name: str,
-    epochs: int,
+    epochs: int | None,
     config: TrainConfig | None = None,
     resume: bool = False,
     force: bool = False,
     strategy: str | tf.distribute.Strategy | None = None,
     progress: ProgressCallback | None = None,
     stop: threading.Event | None = None,
+    command: Mapping[str, Any] | None = None,
 ) -> TrainResult:
     """Train ``mode`` on ``dataset`` for (up to) ``epochs`` epochs and store the model as ``name``.
 
     ``resume`` continues the run folder's last checkpoint (models, optimizers, counters);
-    ``epochs`` is the total to reach. ``stop`` set from another thread (Ctrl-C) finishes the
-    current step, checkpoints and returns with ``interrupted=True`` and no model stored.
+    ``epochs`` is the total to reach: on resume, None keeps the target the run recorded and
+    a number replaces it (extends the run). ``command`` (JSON-ready options of the command
+    that started the run) is kept in ``run.json`` for :func:`read_run`. ``stop`` set from
+    another thread (Ctrl-C) finishes the current step, checkpoints and returns with
+    ``interrupted=True`` and no model stored.
     """
     load_tensorflow()
     config = config or TrainConfig()
@@ -869,7 +889,18 @@ def train(
     try:
         with _lock(name):
             return _train_locked(
-                dataset, mode, name, epochs, config, resume, force, strategy, progress, stop, folder
+                dataset,
+                mode,
+                name,
+                epochs,
+                config,
+                resume,
+                force,
+                strategy,
+                progress,
+                stop,
+                folder,
+                command,
             )
     finally:
         _discard_empty_run(folder)
@@ -890,8 +921,10 @@ def _prepare_folder(
     data: Dataset,
     resume: bool,
     force: bool,
-) -> tuple[TrainConfig, int]:
-    """Create, reuse or refuse the run folder. Returns the run's config and seed."""
+    epochs: int | None,
+    command: Mapping[str, Any] | None,
+) -> tuple[TrainConfig, int, int]:
+    """Create, reuse or refuse the run folder. Returns the run's config, seed and epochs."""
     exists = (folder / RUN_FILE).exists()
     if resume:
         if not exists:
@@ -911,12 +944,23 @@ def _prepare_folder(
         merged = dataclasses.replace(
             saved, checkpoint_every=config.checkpoint_every, tensorboard=config.tensorboard
         )
-        return merged, int(record["seed"])
+        target = epochs if epochs is not None else record.get("epochs")
+        if not isinstance(target, int) or isinstance(target, bool) or target < 1:
+            raise UsageError(
+                f"run {name!r} does not record how many epochs it was started for: "
+                "resume with --epochs N"
+            )
+        if target != record.get("epochs"):  # --epochs N --resume extends the run
+            record["epochs"] = target
+            atomic_write(folder / RUN_FILE, json.dumps(record, indent=2) + "\n")
+        return merged, int(record["seed"]), target
     if exists and not force:
         raise StoreError(
             f"a run named {name!r} exists in {folder}: add --resume to continue it or --force to "
             "start over"
         )
+    if epochs is None:
+        raise UsageError("--epochs is needed to start a run")
     folder.mkdir(parents=True, exist_ok=True)
     _clear_run(folder)  # start over
     seed = config.seed if config.seed is not None else int(np.random.default_rng().integers(2**31))
@@ -928,16 +972,18 @@ def _prepare_folder(
         "data_fingerprint": data.fingerprint,
         "genres": list(data.genres),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "epochs": epochs,
+        "command": dict(command or {}),
     }
     atomic_write(folder / RUN_FILE, json.dumps(record, indent=2) + "\n")
-    return config, seed
+    return config, seed, epochs
 
 
 def _train_locked(
     dataset: Dataset,
     mode: str,
     name: str,
-    epochs: int,
+    epochs: int | None,
     config: TrainConfig,
     resume: bool,
     force: bool,
@@ -945,12 +991,14 @@ def _train_locked(
     progress: ProgressCallback | None,
     stop: threading.Event | None,
     folder: Path,
+    command: Mapping[str, Any] | None,
 ) -> TrainResult:
-
-    config, seed = _prepare_folder(folder, mode, name, config, dataset, resume, force)
+    config, seed, target = _prepare_folder(
+        folder, mode, name, config, dataset, resume, force, epochs, command
+    )
     try:
         return _run(
-            dataset, mode, name, epochs, config, seed, resume, strategy, progress, stop, folder
+            dataset, mode, name, target, config, seed, resume, strategy, progress, stop, folder
         )
     except BaseException:
         if not resume and not (folder / "checkpoints" / "checkpoint").exists():
@@ -1272,6 +1320,7 @@ __all__: Sequence[str] = (
     "check_request",
     "load_classifier",
     "make_strategy",
+    "read_run",
     "run_dir",
     "train",
     "train_classifier",
@@ -1284,13 +1333,14 @@ def train_from_folder(
     dataset_options: Mapping[str, Any] | None = None,
     mode: str,
     name: str,
-    epochs: int,
+    epochs: int | None,
     config: TrainConfig | None = None,
     resume: bool = False,
     force: bool = False,
     strategy: str | None = None,
     progress: ProgressCallback | None = None,
     stop: threading.Event | None = None,
+    command: Mapping[str, Any] | None = None,
 ) -> TrainResult:
     """Build (or reuse the cached) dataset of ``data_dir`` and :func:`train` on it.
 
@@ -1315,4 +1365,5 @@ def train_from_folder(
         strategy=strategy,
         progress=progress,
         stop=stop,
+        command=command,
     )

@@ -1,4 +1,8 @@
-"""The Typer application: global options and the command table."""
+"""The Typer application: global options and the command table.
+
+Commands are named here and imported only when run (``COMMANDS``: name -> module:attribute),
+so ``rhythmcan sample`` never loads the training, evaluation or export modules.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,22 @@ from typing import Annotated, Optional
 
 import typer
 
-from rhythmcan_cli.cli import data, evaluate, export, jam, models, play, sample, train
-from rhythmcan_cli.cli.console import out
-from rhythmcan_cli.cli.usage import RhythmcanGroup
+from rhythmcan_cli.cli.usage import lazy_group
+
+COMMANDS = {
+    "train": "rhythmcan_cli.cli.train:train",
+    "sample": "rhythmcan_cli.cli.sample:sample",
+    "play": "rhythmcan_cli.cli.play:play",
+    "jam": "rhythmcan_cli.cli.jam:jam",
+    "export-tfjs": "rhythmcan_cli.cli.export:export_tfjs",
+    "evaluate": "rhythmcan_cli.cli.evaluate:evaluate",
+    "models": "rhythmcan_cli.cli.models:app",
+    "data": "rhythmcan_cli.cli.data:app",
+}
 
 app = typer.Typer(
     name="rhythmcan",
-    cls=RhythmcanGroup,
+    cls=lazy_group(COMMANDS),
     help=(
         "Train GANs on drum patterns and generate new rhythms.\n\n"
         "Start with 'rhythmcan sample --genre-ambiguous --play': a 2-bar drum pattern that "
@@ -28,6 +41,7 @@ app = typer.Typer(
 def _version(value: bool) -> None:
     if value:
         from rhythmcan_cli import __version__
+        from rhythmcan_cli.cli.console import out
 
         out.print(f"rhythmcan {__version__}", highlight=False)
         raise typer.Exit()
@@ -44,13 +58,3 @@ def root(
     from rhythmcan_cli.backend import quiet_environment
 
     quiet_environment()  # every command: TensorFlow's C++ log lines stay off the terminal
-
-
-app.command("train")(train.train)
-app.command("sample")(sample.sample)
-app.command("play")(play.play)
-app.command("jam")(jam.jam)
-app.command("export-tfjs")(export.export_tfjs)
-app.command("evaluate")(evaluate.evaluate)
-app.add_typer(models.app, name="models")
-app.add_typer(data.app, name="data")

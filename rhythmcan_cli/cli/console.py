@@ -10,15 +10,6 @@ from typing import NoReturn, TypeVar
 
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 from rhythmcan_cli.cli.printable import printable
 from rhythmcan_cli.errors import RhythmcanError
@@ -74,30 +65,18 @@ def stdout_is_terminal() -> bool:
 def progress_bar(
     description: str, *, quiet: bool = False
 ) -> Iterator[Callable[[ProgressEvent], None]]:
-    """A rich progress bar on stderr; yields the callback the library reports through."""
+    """Progress on stderr; yields the callback the library reports through.
+
+    A live line fitted to the terminal's width, or plain periodic lines when stderr is not a
+    terminal (a log file, CI): see rhythmcan_cli.cli.progress_display.
+    """
     if quiet:
         yield lambda event: None
         return
-    columns = (
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        TextColumn("{task.fields[info]}"),
-    )
-    with Progress(*columns, console=err, transient=False) as bar:
-        tasks: dict[str, TaskID] = {}
+    from rhythmcan_cli.cli.progress_display import PlainProgress, live_progress
 
-        def callback(event: ProgressEvent) -> None:
-            if event.task not in tasks:
-                tasks[event.task] = bar.add_task(
-                    event.task or description, total=event.total, info=""
-                )
-            info = "  ".join(
-                f"{key} {value:.4g}" if isinstance(value, float) else f"{key} {value}"
-                for key, value in event.info.items()
-            )
-            bar.update(tasks[event.task], completed=event.done, total=event.total, info=info)
-
+    if not err.is_terminal:
+        yield PlainProgress(description)
+        return
+    with live_progress(err, description) as callback:
         yield callback

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import Enum
 from types import FrameType
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
@@ -105,13 +105,25 @@ def _summary(result: TrainResult, as_json: bool) -> None:
 
 
 def train(
+    ctx: typer.Context,
     data_dir: opt.DataDir,
-    name: Annotated[str, typer.Option("--name", help="Name of the model (and its run).")],
+    name: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--name",
+            help="Name of the model (and its run); default: the data folder's name and the "
+            "mode, e.g. groove-can.",
+            show_default=False,
+        ),
+    ] = None,
     mode: Annotated[Mode, typer.Option("--mode", help="What to train.")] = Mode.can,
     epochs: Annotated[
         int,
         typer.Option(
-            "--epochs", "-e", min=1, help="Epochs to reach (a resumed run counts its own)."
+            "--epochs",
+            "-e",
+            min=1,
+            help="Epochs to reach. With --resume: the run's own unless given (then it extends).",
         ),
     ] = 50,
     labels: opt.Labels = None,
@@ -192,7 +204,12 @@ def train(
         ),
     ] = None,
     resume: Annotated[
-        bool, typer.Option("--resume", help="Continue the run NAME from its last checkpoint.")
+        bool,
+        typer.Option(
+            "--resume",
+            help="Continue the run NAME from its last checkpoint, with the options it was "
+            "started with.",
+        ),
     ] = False,
     force: opt.Force = False,
     seed: opt.Seed = None,
@@ -272,51 +289,63 @@ def train(
 ) -> None:
     """Train a drum-pattern GAN (gan, cgan, can) or a genre classifier on a MIDI folder.
 
-    Ctrl-C finishes the current step, saves a checkpoint and exits 130; continue with
-    the same command plus --resume. The model lands in the store as NAME.
+    Ctrl-C finishes the current step, saves a checkpoint, prints the command that continues
+    the run (DATA_DIR --name NAME --resume: the run keeps the options it was started with)
+    and exits 130. The model lands in the store as NAME.
     """
+    values = {key: value for key, value in locals().items() if key in ctx.params}
     stop = threading.Event()
     training = threading.Event()
+    run_name = name or ""
 
     def action() -> TrainResult:
+        nonlocal run_name
+        from rhythmcan_cli.cli import run_options as ro
         from rhythmcan_cli.recipes import parse_options
-        from rhythmcan_cli.train import TrainConfig, train_from_folder
+        from rhythmcan_cli.train import TrainConfig, read_run, train_from_folder
 
-        overrides = parse_options(recipe_options)
-        if d_steps is not None:
-            overrides["d_steps"] = d_steps
+        run_name = name or ro.default_name(data_dir, mode.value, reuse=resume or force)
+        if name is None and not quiet:
+            err.print(f"no --name given: the model is named '{run_name}'", highlight=False)
+        record = read_run(run_name) if resume else None
+        p = ro.continue_as_started(ctx, values, run_name, record.get("command") if record else None)
+        overrides = parse_options(p["recipe_options"])
+        if p["d_steps"] is not None:
+            overrides["d_steps"] = p["d_steps"]
         config = TrainConfig.for_recipe(
-            recipe,
+            p["recipe"],
             **overrides,
-            batch_size=batch_size,
-            z_sigma_sample=z_sigma_sample,
-            dense=_parse_dense(dense),
-            lstm_units=lstm_units,
-            d_lstm_units=d_lstm_units,
-            d_dense_units=d_dense,
-            genre_lstm_units=genre_lstm_units,
-            genre_dense_units=genre_dense,
-            validation=validation,
-            checkpoint_every=checkpoint_every,
-            seed=seed,
-            tensorboard=tensorboard,
-            description=description,
-            attribution=attribution,
+            batch_size=p["batch_size"],
+            z_sigma_sample=p["z_sigma_sample"],
+            dense=_parse_dense(p["dense"]),
+            lstm_units=p["lstm_units"],
+            d_lstm_units=p["d_lstm_units"],
+            d_dense_units=p["d_dense"],
+            genre_lstm_units=p["genre_lstm_units"],
+            genre_dense_units=p["genre_dense"],
+            validation=p["validation"],
+            checkpoint_every=p["checkpoint_every"],
+            seed=p["seed"],
+            tensorboard=p["tensorboard"],
+            description=p["description"],
+            attribution=p["attribution"],
         )
         dataset_options = opt.dataset_options(
-            labels=labels,
-            path_column=path_column,
-            label_column=label_column,
-            full_label=full_label,
-            where=where,
-            channel=channel,
-            hop=hop,
-            min_onsets=min_onsets,
-            genres=genres,
-            min_genre_windows=min_genre_windows,
+            labels=p["labels"],
+            path_column=p["path_column"],
+            label_column=p["label_column"],
+            full_label=p["full_label"],
+            where=p["where"],
+            channel=p["channel"],
+            hop=p["hop"],
+            min_onsets=p["min_onsets"],
+            genres=p["genres"],
+            min_genre_windows=p["min_genre_windows"],
         )
-        if no_cache:
+        if p["no_cache"]:
             dataset_options["cache_dir"] = False
+        # a resumed run keeps the epochs it was started for, unless --epochs extends it
+        target = epochs if not resume or "epochs" in ro.given(ctx) else None
         with progress_bar("training", quiet=quiet) as bar, _ctrl_c(stop, training):
 
             def callback(event: ProgressEvent) -> None:
@@ -327,25 +356,35 @@ def train(
             return train_from_folder(
                 data_dir,
                 dataset_options=dataset_options,
-                mode=mode.value,
-                name=name,
-                epochs=epochs,
+                mode=p["mode"].value,
+                name=run_name,
+                epochs=target,
                 config=config,
                 resume=resume,
                 force=force,
-                strategy=strategy.value,
+                strategy=p["strategy"].value,
                 progress=callback,
                 stop=stop,
+                command=ro.command_record(p),
             )
 
     result = run(action)
     if result.interrupted:
+        from rhythmcan_cli.cli.run_options import continue_command
+
         _summary(result, as_json)
         err.print(
-            f"interrupted in epoch {result.epochs + 1} after step {result.steps}; checkpoint in "
-            f"{result.run_dir}. Resume with the same command plus --resume "
-            f"(rhythmcan train {data_dir} --mode {mode.value} --name {name} --resume ...)",
+            f"interrupted in epoch {result.epochs + 1} after step {result.steps}; checkpoint "
+            f"saved in {result.run_dir}",
             highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+        err.print(
+            f"continue with: {continue_command(data_dir, run_name)}",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
         )
         raise typer.Exit(130)
     _summary(result, as_json)

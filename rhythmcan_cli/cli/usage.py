@@ -1,23 +1,31 @@
-"""The root command group: usage errors as one line, and flags without a ``<bool>`` metavar.
+"""The root command group: lazy subcommands, one-line usage errors, flags without ``<bool>``.
 
-Typer renders a bad option as a usage line, a hint line and a 3-line boxed panel; the README
-promises one line, like every other rhythmcan error. Typer also labels every on/off flag
-``<bool>`` in ``--help``, although a flag takes no value. Both are fixed here, once, for the
-whole command tree, without touching how commands declare their options.
+- Subcommands are imported when they are run (or listed by ``--help``), not at start-up:
+  ``rhythmcan sample`` imports the sample command's module, not the training or evaluation
+  ones (:class:`LazyCommands`).
+- Typer renders a bad option as a usage line, a hint line and a 3-line boxed panel; the
+  README promises one line, like every other rhythmcan error.
+- Typer labels every on/off flag ``<bool>`` in ``--help``, although a flag takes no value.
+
+All three are done here, once, for the whole command tree, without touching how commands
+declare their options.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
-from collections.abc import Sequence
-from typing import Any, NoReturn
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from typing import Any, ClassVar, NoReturn
 
 import typer
 from typer.core import TyperGroup
 
+HELP_NAMES: tuple[str, ...] = ("-h", "--help")
 
-def _plain_flags(command: Any, help_names: Sequence[str]) -> None:
-    """Give every flag of ``command`` and its subcommands an empty metavar (no ``<bool>``).
+
+def _plain_flags(command: Any, help_names: Sequence[str] = HELP_NAMES) -> None:
+    """Give every flag of ``command`` (not its subcommands) an empty metavar (no ``<bool>``).
 
     The help option is made (and cached by the command) here too, so that it is plain as well.
     """
@@ -25,8 +33,60 @@ def _plain_flags(command: Any, help_names: Sequence[str]) -> None:
     for param in command.get_params(ctx):
         if getattr(param, "is_flag", False) and param.metavar is None:
             param.metavar = ""
+
+
+def build_command(name: str, target: str) -> Any:
+    """The Typer command for ``target`` (``module:attribute``): a command function, or a
+    ``typer.Typer`` sub-application (a group such as ``models``)."""
+    module, _, attribute = target.partition(":")
+    obj = getattr(importlib.import_module(module), attribute)
+    holder = typer.Typer()  # two entries, so that Typer builds a group holding them
+    if isinstance(obj, typer.Typer):
+        holder.add_typer(obj, name=name)  # a group even when it has a single command
+    else:
+        holder.command(name)(obj)
+    holder.command("-")(lambda: None)
+    group: Any = typer.main.get_command(holder)
+    command = group.commands[name]
+    _plain_flags(command)
     for sub in getattr(command, "commands", {}).values():
-        _plain_flags(sub, help_names)
+        _plain_flags(sub)
+    return command
+
+
+class LazyCommands(MutableMapping[str, Any]):
+    """A group's commands, each built (its module imported) on first use."""
+
+    def __init__(self, built: Mapping[str, Any], lazy: Mapping[str, str]) -> None:
+        self._targets = dict(lazy)
+        self._built = dict(built)
+        self._order = [*self._targets, *(n for n in self._built if n not in self._targets)]
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._built:
+            if name not in self._targets:
+                raise KeyError(name)
+            self._built[name] = build_command(name, self._targets[name])
+        return self._built[name]
+
+    def __setitem__(self, name: str, command: Any) -> None:
+        if name not in self._order:
+            self._order.append(name)
+        self._built[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        self._built.pop(name, None)
+        self._targets.pop(name, None)
+        self._order.remove(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._order))
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._order
 
 
 def usage_line(error: typer.TyperException) -> str:
@@ -51,7 +111,14 @@ def _exit_usage(error: typer.TyperException) -> NoReturn:
 
 
 class RhythmcanGroup(TyperGroup):
-    """The ``rhythmcan`` command group: Typer's, with one-line usage errors and plain flags."""
+    """The ``rhythmcan`` command group: Typer's, with lazy subcommands (``lazy``: name ->
+    ``module:attribute``), one-line usage errors and plain flags."""
+
+    lazy: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.commands = LazyCommands(self.commands, self.lazy)
 
     def main(
         self,
@@ -63,7 +130,7 @@ class RhythmcanGroup(TyperGroup):
         **extra: Any,
     ) -> Any:
         """Run the command line; in standalone mode errors become one line and an exit code."""
-        _plain_flags(self, self.context_settings.get("help_option_names", ["--help"]))
+        _plain_flags(self, self.context_settings.get("help_option_names", HELP_NAMES))
         if not standalone_mode:
             return super().main(
                 args, prog_name, complete_var, standalone_mode, windows_expand_args, **extra
@@ -80,4 +147,9 @@ class RhythmcanGroup(TyperGroup):
         sys.exit(result if isinstance(result, int) else 0)
 
 
-__all__ = ["RhythmcanGroup", "usage_line"]
+def lazy_group(commands: Mapping[str, str]) -> type[RhythmcanGroup]:
+    """A RhythmcanGroup class whose subcommands are ``commands`` (name -> module:attribute)."""
+    return type("LazyRhythmcanGroup", (RhythmcanGroup,), {"lazy": dict(commands)})
+
+
+__all__ = ["LazyCommands", "RhythmcanGroup", "build_command", "lazy_group", "usage_line"]
