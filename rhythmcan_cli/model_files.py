@@ -108,7 +108,7 @@ def open_inside(folder: Path, rel: str, where: str = "") -> Iterator[int]:
         raise UnsafeFileError(f"{label}: not a plain path inside the model folder")
     nofollow = getattr(os, "O_NOFOLLOW", 0)
     directory = getattr(os, "O_DIRECTORY", 0)
-    dir_fd = os.open(folder, os.O_RDONLY | directory | getattr(os, "O_CLOEXEC", 0))
+    dir_fd = os.open(folder, _flags() | directory)  # never blocks, even on a FIFO
     try:
         for part in parts[:-1]:
             try:

@@ -2,9 +2,9 @@
 
 The store's policy, as tested here: a model is the regular files its card lists, under its
 folder; card paths are relative and stay inside; weight shards named by a model.json sit
-beside it (no sub-paths, no absolute paths); a file that is not a regular file (a symlink to a
-device, a FIFO) makes the model unusable with a ModelError instead of being read; removing a
-model never deletes anything outside the store.
+beside it (no sub-paths, no absolute paths); a model file that is a symlink (to anything) or
+not a regular file (a device, a FIFO) makes the model unusable with a ModelError instead of
+being read; removing a model never deletes anything outside the store.
 """
 
 from __future__ import annotations
