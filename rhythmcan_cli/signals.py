@@ -28,6 +28,7 @@ STOP_SIGNALS: Final = tuple(
 """The signals that mean "stop": Ctrl-C, ``kill``, the terminal closing."""
 
 _received: list[int] = []
+_announced: list[bool] = []
 
 
 class Terminated(KeyboardInterrupt):
@@ -43,16 +44,31 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
     raise Terminated(signum)
 
 
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    _received.append(signum)
+    raise KeyboardInterrupt
+
+
 def install_termination_handlers() -> None:
-    """SIGTERM and SIGHUP raise :class:`Terminated` (CLI start-up, main thread only).
+    """SIGTERM and SIGHUP raise :class:`Terminated`, SIGINT ``KeyboardInterrupt`` as ever
+    (but recorded); CLI start-up, main thread only.
 
     A signal the parent set to be ignored stays ignored (``nohup`` ignores SIGHUP).
     """
     if threading.current_thread() is not threading.main_thread():
         return
     for signum in STOP_SIGNALS:
-        if signum != signal.SIGINT and signal.getsignal(signum) is signal.SIG_DFL:
+        handler = signal.getsignal(signum)
+        if signum == signal.SIGINT:
+            if handler is signal.default_int_handler:
+                signal.signal(signum, _interrupt)
+        elif handler is signal.SIG_DFL:
             signal.signal(signum, _terminate)
+
+
+def unannounced_stop() -> bool:
+    """True when a stop signal arrived and no :func:`stop_message` was printed for it."""
+    return bool(_received) and not _announced
 
 
 def exit_code(interrupt: BaseException | None = None) -> int:
@@ -71,6 +87,7 @@ def exit_code(interrupt: BaseException | None = None) -> int:
 
 def stop_message(interrupt: BaseException | None = None) -> str:
     """What the CLI prints when stopped: 'interrupted' (Ctrl-C) or 'terminated (SIGTERM)'."""
+    _announced.append(True)
     code = exit_code(interrupt)
     if code == 128 + signal.SIGINT:
         return "interrupted"
@@ -128,4 +145,5 @@ __all__ = [
     "exit_code",
     "install_termination_handlers",
     "stop_message",
+    "unannounced_stop",
 ]

@@ -12,8 +12,12 @@ def main() -> None:
     from rhythmcan_cli.backend import quiet_environment
 
     quiet_environment()  # before anything could import TensorFlow
-    from rhythmcan_cli.cli.app import app
     from rhythmcan_cli.cli.guard import run_guarded
+
+    def app() -> None:  # imported inside the guard: a SIGTERM during start-up is one line too
+        from rhythmcan_cli.cli.app import app as typer_app
+
+        typer_app()
 
     run_guarded(app)
 

@@ -48,6 +48,7 @@ def run(action: Callable[[], T]) -> T:
     except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM/SIGHUP (signals.Terminated)
         from rhythmcan_cli import signals
 
+        err.show_cursor(True)  # a progress bar stopped mid-start never showed it again
         err.print(signals.stop_message(interrupt), highlight=False, markup=False)
         raise typer.Exit(signals.exit_code(interrupt)) from None
     except OSError as error:  # a writer that did not say which path: still one line

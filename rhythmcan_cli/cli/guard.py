@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import codecs
+import signal
 import sys
 import unicodedata
 from collections.abc import Callable
@@ -92,13 +93,16 @@ def stray_os_error(error: OSError) -> str:
 
 def run_guarded(app: Callable[[], object]) -> None:
     """Run the Typer ``app`` with safe streams, termination signals and the one-line rule."""
-    make_streams_safe()
     signals.install_termination_handlers()
+    make_streams_safe()
     try:
         app()
     except SystemExit as done:
-        if done.code == signals.exit_code(KeyboardInterrupt()) and signals.exit_code() != done.code:
-            raise SystemExit(signals.exit_code()) from None  # Typer calls every stop 130
+        # Typer turns a KeyboardInterrupt outside console.run (start-up, printing results)
+        # into a silent exit 130: say what stopped the command, with that signal's code.
+        if done.code == 128 + signal.SIGINT and signals.unannounced_stop():
+            print(signals.stop_message(), file=sys.stderr)
+            raise SystemExit(signals.exit_code()) from None
         raise
     except KeyboardInterrupt as interrupt:  # before Typer took over
         print(signals.stop_message(interrupt), file=sys.stderr)
