@@ -26,6 +26,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
+def _default_sigint() -> None:
+    """Ctrl-C as on a terminal even when this runs in the background (which ignores SIGINT)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=20)
@@ -48,7 +53,9 @@ def main() -> None:
             out = Path(tmp) / f"out{trial}"
             cmd = [sys.executable, "-m", "rhythmcan_cli", "sample", "-m", "bench"]
             cmd += ["-n", str(args.n), "-o", f"{out}/", "-q"]
-            proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
+            proc = subprocess.Popen(
+                cmd, env=env, stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint
+            )
             while proc.poll() is None and not list(out.glob(".rhythmcan-partial-*")):
                 time.sleep(0.01)
             time.sleep(rng.uniform(0.0, 1.0))
