@@ -67,3 +67,15 @@ def test_sample_uses_the_bundled_defaults_reproducibly(
     pattern = json.loads(first.stdout)
     assert pattern["model"] == model and pattern["genre"] == genre
     assert np.asarray(pattern["values"]).shape == (32, 9)
+
+
+def test_bundled_judge_states_its_held_out_figures() -> None:
+    """The judge's card says how it was split and what it scored on files it never saw."""
+    card = store.default_model("classifier").card
+    assert card.training["split_column"] == "split" and card.training["train_values"] == ["train"]
+    figures = card.extra["judge"]
+    for key in ("test_accuracy", "test_macro_recall", "test_ece", "temperature"):
+        assert isinstance(figures[key], float)
+    assert 0.0 < figures["test_ece"] < figures["test_macro_recall"] <= 1.0
+    assert card.final_losses["test_accuracy"] == figures["test_accuracy"]
+    assert set(figures["test_recall"]) <= set(card.genres)
