@@ -13,6 +13,7 @@ rules are tested directly:
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Final
 
 import numpy as np
 
+from rhythmcan_cli.atomic import atomic_write
 from rhythmcan_cli.errors import DataError
 from rhythmcan_cli.grid import N_CLASSES
 from rhythmcan_cli.patterns import SampledPattern, genre_label, to_json_line
@@ -189,9 +191,15 @@ class Jam:
                     number += 1
                     continue
                 break
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            path.with_suffix(".json").write_text(to_json_line(pattern) + "\n", encoding="utf-8")
+            os.close(fd)  # the empty file holds the number; the content arrives whole or not
+            try:
+                atomic_write(path, data)
+                atomic_write(path.with_suffix(".json"), to_json_line(pattern) + "\n")
+            except BaseException:  # a full disk, Ctrl-C: no empty or half pair left
+                for made in (path, path.with_suffix(".json")):
+                    with contextlib.suppress(OSError):
+                        made.unlink()
+                raise
         except OSError as error:
             raise DataError(f"cannot save into {out_dir}: {error.strerror or error}") from None
         z = ",".join(f"{v:.3f}" for v in pattern.z[:4].tolist())

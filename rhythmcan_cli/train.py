@@ -45,9 +45,9 @@ import numpy as np
 import numpy.typing as npt
 
 from rhythmcan_cli import recipes
-from rhythmcan_cli.atomic import atomic_write
+from rhythmcan_cli.atomic import atomic_write, output_error
 from rhythmcan_cli.backend import load_tensorflow
-from rhythmcan_cli.errors import DataError, ModelError, StoreError, UsageError
+from rhythmcan_cli.errors import DataError, ModelError, OutputError, StoreError, UsageError
 from rhythmcan_cli.grid import DEFAULT_THRESHOLD
 from rhythmcan_cli.progress import ProgressCallback, report
 
@@ -1133,7 +1133,18 @@ class _Loop:
         return self.data.x[rows], self.data.y[rows].astype(np.int32), z[0], z[1]
 
     def _save(self) -> None:
-        self.manager.save(checkpoint_number=int(self.t.step.numpy()))
+        """Save a checkpoint; a full or read-only disk is one OutputError naming the folder."""
+        import tensorflow as tf
+
+        try:
+            self.manager.save(checkpoint_number=int(self.t.step.numpy()))
+        except (tf.errors.OpError, OSError) as error:
+            where = Path(self.manager.directory)
+            if isinstance(error, OSError):
+                raise output_error(where, error) from None
+            # TensorFlow says '{{function_node ...}} PATH; No space left on device [Op:SaveV2]'
+            cause = str(error.message).rsplit("; ", 1)[-1].split(" [Op:", 1)[0].strip()
+            raise OutputError(f"cannot write a checkpoint in {where}: {cause}") from None
 
     def run(self) -> list[dict[str, float]]:
         """Train until ``epochs`` epochs are done or ``stop`` is set; return new epoch records."""
@@ -1196,8 +1207,12 @@ class _Loop:
             t.batch.assign(0)
             records.append(record)
             if self.chief:
-                with (self.folder / METRICS_FILE).open("a", encoding="utf-8") as log:
-                    log.write(json.dumps({k: _json_number(v) for k, v in record.items()}) + "\n")
+                line = json.dumps({k: _json_number(v) for k, v in record.items()}) + "\n"
+                try:
+                    with (self.folder / METRICS_FILE).open("a", encoding="utf-8") as log:
+                        log.write(line)
+                except OSError as error:
+                    raise output_error(self.folder / METRICS_FILE, error) from None
             self._tensorboard(record)
             every = t.config.checkpoint_every
             if (every and (epoch + 1) % every == 0) or epoch + 1 == self.epochs:

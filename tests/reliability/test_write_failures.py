@@ -314,3 +314,35 @@ def test_a_file_cut_short_by_a_size_limit_is_not_left(tmp_path: Path, name: str)
     line = assert_clean_failure(done)
     assert str(target) in line and "File too large" in line, line
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("size", ["8k", "40k"])
+def test_train_on_a_full_disk_is_one_line(tmp_path: Path, size: str) -> None:
+    """8 KiB fills at the metrics log, 40 KiB at a TensorFlow checkpoint (a traceback before)."""
+    pytest.importorskip("tensorflow")
+    from tests.reliability.test_interrupts import TINY_TRAIN
+
+    data = write_drum_folder(tmp_path / "data")
+    with full_disk(tmp_path / "home", size) as home:
+        done = subprocess.run(
+            cli("train", str(data), "--name", "t", "--epochs", "3", *TINY_TRAIN),
+            env=subprocess_env(RHYTHMCAN_HOME=str(home), RHYTHMCAN_CACHE=str(tmp_path / "c")),
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        line = assert_clean_failure(done)
+        assert str(home / "runs" / "t") in line and "No space left on device" in line, line
+
+
+def test_jam_save_on_a_full_disk_leaves_no_empty_pair(full: Path) -> None:
+    from rhythmcan_cli.errors import OutputError
+    from rhythmcan_cli.jam import Jam
+
+    jam = Jam(make_stored_model("m"), seed=4)
+    fill(full)
+    with pytest.raises(OutputError, match="No space left on device"):
+        jam.save(full)
+    assert leftovers(full) == ["filler"]  # no zero-byte jam-001.mid claiming a number
