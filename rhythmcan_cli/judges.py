@@ -202,7 +202,8 @@ def _check_classifier_genres(name: str, theirs: Sequence[str], genres: Sequence[
     if [g.lower() for g in theirs] != [g.lower() for g in genres]:
         raise ModelError(
             f"classifier '{name}' knows the genres {', '.join(theirs) or '(none)'}, but the data "
-            f"has {', '.join(genres)}: pick a classifier trained on this data"
+            f"has {', '.join(genres)}: leave out --classifier to judge with one trained on this "
+            "data (trained once, then cached), or skip ambiguity with --no-classifier"
         )
 
 
