@@ -159,3 +159,16 @@ def test_windows_a_judge_trained_on_are_left_out_of_its_figures(tmp_path: Path) 
     judged = report.n  # the held-out references are subsampled to the generated set's size
     assert 0 < left_out < judged
     assert calibration.quality.n == report.ambiguity.real.n == judged - left_out
+
+
+def test_the_headline_reads_entropy_against_real_and_random() -> None:
+    from rhythmcan_cli.cli.evaluate_tables import ambiguity_line
+
+    data = synthetic_dataset()
+    report = evaluate(GeneratedSet("g", data.x[:30]), data, seed=2, classifier=JUDGE)
+    assert report.ambiguity is not None and report.ambiguity.calibration is not None
+    value = f"{report.ambiguity.generated.entropy_mean:.2f}"
+    assert ambiguity_line(report) == (
+        f"entropy {value} (held-out real {value}, random {value} per-instrument / {value} total)"
+    )  # this judge gives every pattern the same posterior
+    assert ambiguity_line(evaluate(GeneratedSet("g", data.x[:30]), data, classifier=False)) is None

@@ -108,9 +108,12 @@ def render_judge(report: EvaluationReport) -> None:
     if cal is not None:
         q = cal.quality
         recall = ", ".join(f"{g} {r:.0%}" for g, r in q.recall.items())
+        unseen = {"yes": " it never saw", "unknown": ""}.get(
+            cal.unseen, "" if cal.unseen.startswith("no") else " it never saw"
+        )
         caption = (
-            f"judge on {q.n} held-out real windows: accuracy {q.accuracy:.1%}, macro recall "
-            f"{q.macro_recall:.1%}, calibration error (ECE) {q.ece:.3f}; recall: {recall}"
+            f"judge on {q.n} held-out real windows{unseen}: accuracy {q.accuracy:.1%}, macro "
+            f"recall {q.macro_recall:.1%}, calibration error (ECE) {q.ece:.3f}; recall: {recall}"
         )
     table = Table(
         title=f"Genre ambiguity: {ambiguity_line(report)}; judge '{amb.classifier}', entropy "
