@@ -180,7 +180,7 @@ def _write_all_files(
 ) -> bool:
     """Create every file in ``partial`` with writer threads; False when a signal stopped it."""
     work: queue.Queue[tuple[str, bytes] | None] = queue.Queue(WRITE_THREADS * _QUEUE_PER_THREAD)
-    failures: list[OSError] = []
+    failures: list[BaseException] = []
     count = [0]
     lock = threading.Lock()
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
@@ -196,8 +196,8 @@ def _write_all_files(
                     _write_all(fd, data)
                 finally:
                     os.close(fd)
-            except OSError as error:
-                failures.append(error)
+            except BaseException as error:  # re-raised by the main thread
+                failures.append(error)  # and keep draining: the producer must never block
                 continue
             with lock:
                 count[0] += 1
