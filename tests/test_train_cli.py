@@ -67,6 +67,8 @@ def invoke(*args: str) -> tuple[int, str, str]:
 @pytest.mark.parametrize("mode", ["can", "cgan", "gan", "classifier"])
 def test_each_mode_trains_and_stores_a_loadable_model(midi_dir: Path, mode: str) -> None:
     extra = ["--tensorboard", "--attribution", "synthetic"] if mode == "can" else []
+    if mode == "cgan":  # the tuned recipe end to end, one option on top of it
+        extra = ["--recipe", "tuned", "--option", "minibatch_std=false"]
     code, stdout, stderr = invoke(
         "train",
         str(midi_dir),
@@ -101,6 +103,10 @@ def test_each_mode_trains_and_stores_a_loadable_model(midi_dir: Path, mode: str)
     assert out.shape == (3, 32, 9) and out.min() >= 0.0 and out.max() <= 1.0
     log = (store.runs_dir() / f"m-{mode}" / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["epoch"] for line in log] == [1, 2]
+    if mode == "cgan":
+        assert model.card.training["recipe"] == "tuned"
+        assert model.card.training["conditioning"] == "concat"
+        assert model.card.training["minibatch_std"] is False
     if mode == "can":
         assert model.card.attribution == "synthetic"
         assert any((store.runs_dir() / "m-can" / "tensorboard").glob("events.out.tfevents.*"))
