@@ -107,48 +107,6 @@ def one_shots(samplerate: int = SAMPLE_RATE) -> tuple[FloatArray, ...]:
     return tuple(out)
 
 
-def drum_class(pitch: int) -> int | None:
-    """The drum class a GM pitch plays on the built-in kit (None: no sound for it)."""
-    return PITCH_TO_CLASS.get(int(pitch))
-
-
-def render(
-    times_s: Sequence[float] | npt.ArrayLike,
-    pitches: Sequence[int] | npt.ArrayLike,
-    velocities: Sequence[int] | npt.ArrayLike,
-    duration_s: float,
-    *,
-    samplerate: int = SAMPLE_RATE,
-) -> FloatArray:
-    """Mix drum hits into a stereo float32 buffer of ``duration_s`` seconds, shape (n, 2).
-
-    Pitches outside the drum vocabulary are skipped; hits past the end are cut.
-    """
-    shots = one_shots(samplerate)
-    length = max(1, round(duration_s * samplerate))
-    mix = np.zeros((length, 2), dtype=np.float32)
-    gains = np.empty((N_CLASSES, 2), dtype=np.float32)
-    for c, pan in enumerate(_PAN):
-        gains[c] = (np.sqrt((1 - pan) / 2), np.sqrt((1 + pan) / 2))
-    t_arr = np.asarray(times_s, dtype=np.float64).reshape(-1)
-    p_arr = np.asarray(pitches, dtype=np.int64).reshape(-1)
-    v_arr = np.asarray(velocities, dtype=np.float64).reshape(-1)
-    for time_s, pitch, velocity in zip(t_arr.tolist(), p_arr.tolist(), v_arr.tolist(), strict=True):
-        cls = drum_class(pitch)
-        if cls is None or velocity <= 0:
-            continue
-        start = round(time_s * samplerate)
-        if start >= length or start < 0:
-            continue
-        shot = shots[cls]
-        stop = min(length, start + shot.shape[0])
-        amp = (velocity / 127.0) ** 1.5 * 0.5
-        mix[start:stop] += shot[: stop - start, None] * (gains[cls] * amp)[None, :]
-    # Soft limit: linear for quiet mixes, never beyond +-1.
-    np.tanh(mix, out=mix)
-    return mix
-
-
 BLOCK_S: Final = 10.0
 """Seconds mixed at a time by :func:`render_int16`."""
 
@@ -161,10 +119,11 @@ def render_int16(
     *,
     samplerate: int = SAMPLE_RATE,
 ) -> npt.NDArray[np.int16]:
-    """:func:`render` as 16-bit stereo, mixed block by block into the output.
+    """Mix drum hits into 16-bit stereo of ``duration_s`` seconds, shape (n, 2), block by block.
 
-    The same samples as ``render`` scaled to int16, but memory is the int16 output plus one
-    ``BLOCK_S`` float block, not a float32 mix of the whole length (8 bytes a frame more).
+    Pitches outside the drum vocabulary are skipped; hits past the end are cut; each block is
+    soft-limited (tanh: linear for quiet mixes, never beyond +-1). Memory is the int16 output
+    plus one ``BLOCK_S`` float block, not a float32 mix of the whole length.
     """
     shots = one_shots(samplerate)
     length = max(1, round(duration_s * samplerate))
@@ -199,4 +158,4 @@ def render_int16(
     return out
 
 
-__all__ = ["SAMPLE_RATE", "drum_class", "one_shots", "render", "render_int16"]
+__all__ = ["SAMPLE_RATE", "one_shots", "render_int16"]
