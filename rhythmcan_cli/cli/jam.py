@@ -27,7 +27,7 @@ import numpy.typing as npt
 import typer
 
 from rhythmcan_cli.cli.console import err, run
-from rhythmcan_cli.cli.options import Seed
+from rhythmcan_cli.cli.options import Model, Seed
 from rhythmcan_cli.cli.play import Kit, SoundFont
 from rhythmcan_cli.errors import AudioError, RhythmcanError, UsageError
 
@@ -221,15 +221,7 @@ def _underruns(loop: Loop) -> str:
 
 
 def jam(
-    model: Annotated[
-        Optional[str],  # noqa: UP045
-        typer.Option(
-            "--model",
-            "-m",
-            help="Model (default: the Creative-GAN; with --genre, the conditional GAN).",
-            show_default=False,
-        ),
-    ] = None,
+    model: Model = None,
     genre: Annotated[
         Optional[str],  # noqa: UP045
         typer.Option(

@@ -71,6 +71,15 @@ Seed = Annotated[
     ),
 ]
 Force = Annotated[bool, typer.Option("--force", help="Overwrite what is already there.")]
+Model = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option(
+        "--model",
+        "-m",
+        help="Model name or folder (default: the Creative-GAN; with --genre, the conditional GAN).",
+        show_default=False,
+    ),
+]
 ModelName = Annotated[
     str, typer.Argument(help="A model name from 'rhythmcan models list', or a model folder.")
 ]

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Final, Optional
 import typer
 
 from rhythmcan_cli.cli.console import err, out, run, stdout_is_terminal
-from rhythmcan_cli.cli.options import Bpm, Force, Loops, Quiet, Seed, Swing
+from rhythmcan_cli.cli.options import Bpm, Force, Loops, Model, Quiet, Seed, Swing
 from rhythmcan_cli.cli.play import Kit, RequireAudio, SoundFont, report_play
 from rhythmcan_cli.cli.steering import (
     Accent,
@@ -51,15 +51,6 @@ JSON_SUFFIXES: Final = (".json", ".jsonl", ".ndjson")
 AUDIO_SUFFIXES: Final = (".wav", ".wave", ".flac", ".mp3", ".ogg", ".aif", ".aiff", ".m4a")
 """-o names refused: MIDI bytes in a file named like audio would not play anywhere."""
 
-Model = Annotated[
-    Optional[str],  # noqa: UP045
-    typer.Option(
-        "--model",
-        "-m",
-        help="Model name or folder (default: the Creative-GAN; with --genre, the conditional GAN).",
-        show_default=False,
-    ),
-]
 GenreOpt = Annotated[
     Optional[str],  # noqa: UP045
     typer.Option(
