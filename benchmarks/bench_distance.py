@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rhythmcan_cli import distance
+from rhythmcan_cli.evaluation import distance
 
 DENSITY = np.array([0.2, 0.15, 0.45, 0.08, 0.04, 0.03, 0.03, 0.03, 0.15])
 

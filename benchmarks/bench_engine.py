@@ -23,7 +23,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rhythmcan_cli.engine import Generator
-from rhythmcan_cli.layers import read_layers_model
+from rhythmcan_cli.formats.layers_model import read_layers_model
 from tests.helpers import generator_layers_model
 
 

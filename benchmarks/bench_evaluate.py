@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from rhythmcan_cli.dataset import build_dataset
-from rhythmcan_cli.evaluate import evaluate
+from rhythmcan_cli.evaluation.protocol import evaluate
 from rhythmcan_cli.progress import ProgressEvent
 from rhythmcan_cli.store import open_model
 

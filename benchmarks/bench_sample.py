@@ -156,7 +156,7 @@ def main() -> None:
         )
 
         # Where the time goes, in-process.
-        from rhythmcan_cli.sample import sample, write_pattern_files
+        from rhythmcan_cli.sampling.sample import sample, write_pattern_files
         from rhythmcan_cli.store import open_model
 
         model = open_model("bench")
@@ -170,7 +170,7 @@ def main() -> None:
             f"write MIDI files {args.patterns / (end - mid):,.0f} files/s"
         )
         from rhythmcan_cli.midi import midi_files
-        from rhythmcan_cli.sample import midi_file_bytes
+        from rhythmcan_cli.sampling.sample import midi_file_bytes
 
         values = [p.values for p in patterns]
         start = time.perf_counter()

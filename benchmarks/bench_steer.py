@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from rhythmcan_cli.grid import STEPS_PER_BAR  # noqa: E402
 from rhythmcan_cli.midi import read_midi_windows  # noqa: E402
-from rhythmcan_cli.steer import (  # noqa: E402
+from rhythmcan_cli.sampling.steer import (  # noqa: E402
     LoadedModel,
     Steering,
     Target,

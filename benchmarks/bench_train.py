@@ -88,7 +88,7 @@ def recipes(args: argparse.Namespace) -> None:
     import keras
     import tensorflow as tf
 
-    from rhythmcan_cli.train import TrainConfig, _Trainer
+    from rhythmcan_cli.training.train import TrainConfig, _Trainer
 
     rng = np.random.default_rng(0)
     x = (rng.random((BATCH, 32, 9)) > 0.8).astype(np.float32)
@@ -126,7 +126,7 @@ def baseline(args: argparse.Namespace) -> None:
     import keras
     import tensorflow as tf
 
-    from rhythmcan_cli.train import TrainConfig, _Trainer
+    from rhythmcan_cli.training.train import TrainConfig, _Trainer
 
     rng = np.random.default_rng(0)
     x = (rng.random((BATCH, 32, 9)) > 0.8).astype(np.float32)
@@ -140,8 +140,8 @@ def baseline(args: argparse.Namespace) -> None:
     trainer.g_step(y, z)
 
     # --- baseline: the same models in a train_on_batch loop
-    from rhythmcan_cli.losses import ambiguity_weight
-    from rhythmcan_cli.models import build_can_discriminator, build_generator
+    from rhythmcan_cli.training.losses import ambiguity_weight
+    from rhythmcan_cli.training.networks import build_can_discriminator, build_generator
 
     keras.utils.set_random_seed(0)
     g = build_generator()

@@ -32,7 +32,7 @@ from rhythmcan_cli.errors import AudioError, DataError, MidiError, UsageError
 from rhythmcan_cli.grid import STEPS
 from rhythmcan_cli.inputs import megabytes, open_regular, read_stream
 from rhythmcan_cli.midi import MAX_FILE_BYTES
-from rhythmcan_cli.patterns import (
+from rhythmcan_cli.sampling.patterns import (
     MAX_INPUT_BYTES,
     SampledPattern,
     atomic_write,
@@ -592,7 +592,7 @@ def deliver(
     except AudioError as error:
         if require_audio:
             raise AudioError(f"{error}; drop --require-audio to write a WAV file instead") from None
-        from rhythmcan_cli.patterns import store_root
+        from rhythmcan_cli.sampling.patterns import store_root
 
         path = write_wav(store_root() / PLAY_WAV, rendered.samples, rendered.samplerate)
         return PlayResult(

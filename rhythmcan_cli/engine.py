@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rhythmcan_cli.errors import DataError, ModelError
-from rhythmcan_cli.layers import LayersModel
+from rhythmcan_cli.formats.layers_model import LayersModel
 
 FloatArray = npt.NDArray[np.float32]
 Shape = tuple[int, ...]

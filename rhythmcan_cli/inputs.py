@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import BinaryIO, Final
 
 from rhythmcan_cli.errors import DataError
-from rhythmcan_cli.model_files import file_kind  # one wording for FIFOs, devices, folders
+from rhythmcan_cli.formats.model_folder import file_kind  # one wording for FIFOs, devices, folders
 
 READ_CHUNK: Final = 1 << 20
 """Bytes asked of the OS per read call."""

@@ -38,10 +38,9 @@ from rhythmcan_cli.atomic import (
     pid_alive,
     replace_folder,
 )
-from rhythmcan_cli.card_schema import KINDS, check_card
 from rhythmcan_cli.errors import ModelError, StoreError
-from rhythmcan_cli.grid import CLASS_NAMES, DEFAULT_THRESHOLD, OUTPUT_PITCHES, STEPS
-from rhythmcan_cli.model_files import (
+from rhythmcan_cli.formats.card_schema import KINDS, check_card
+from rhythmcan_cli.formats.model_folder import (
     UnsafeFileError,
     parse_json,
     read_inside,
@@ -49,10 +48,11 @@ from rhythmcan_cli.model_files import (
     sha256_inside,
     walk_tree,
 )
+from rhythmcan_cli.grid import CLASS_NAMES, DEFAULT_THRESHOLD, OUTPUT_PITCHES, STEPS
 
 if TYPE_CHECKING:
     from rhythmcan_cli.engine import Generator
-    from rhythmcan_cli.layers import FileReader, LayersModel
+    from rhythmcan_cli.formats.layers_model import FileReader, LayersModel
 
 
 DEFAULT_NAMES: Final[dict[str, str]] = {
@@ -256,7 +256,7 @@ class StoredModel:
         """
         if GENERATOR_JSON not in self.card.files:
             raise ModelError(f"model {self.name!r} ({self.kind}) has no generator")
-        from rhythmcan_cli.layers import read_layers_model
+        from rhythmcan_cli.formats.layers_model import read_layers_model
 
         reader = _verified_reader(self.path, self.card, self.name, GENERATOR_JSON.split("/")[0])
         return read_layers_model(self.path / GENERATOR_JSON, reader=reader)

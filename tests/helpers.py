@@ -3,7 +3,7 @@
 ``make_generator_files`` writes the method.md section 3 generator (plain or conditional) in
 the Keras 2.3.1 TF.js dialect straight from numpy, with random weights and randomised
 BatchNorm moving statistics, so store/sample/evaluate tests get a real model in milliseconds.
-Layer names follow ``rhythmcan_cli.models.build_generator``.
+Layer names follow ``rhythmcan_cli.training.networks.build_generator``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from rhythmcan_cli.layers import LayersModel
+from rhythmcan_cli.formats.layers_model import LayersModel
 
 TINY = {"z_dim": 8, "dense": (16, 64), "lstm_units": 8}
 DEFAULT = {"z_dim": 100, "dense": (512, 1024), "lstm_units": 128}

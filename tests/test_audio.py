@@ -14,7 +14,7 @@ from rhythmcan_cli import audio
 from rhythmcan_cli.errors import DataError, MidiError
 from rhythmcan_cli.grid import CLASS_NAMES, OUTPUT_PITCHES
 from rhythmcan_cli.midi import midi_bytes
-from rhythmcan_cli.patterns import SampledPattern, dumps_patterns
+from rhythmcan_cli.sampling.patterns import SampledPattern, dumps_patterns
 from tests.conftest import subprocess_env
 
 HIT_STEPS = (0, 8, 16, 24)

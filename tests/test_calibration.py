@@ -6,14 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rhythmcan_cli.calibration import (
+from rhythmcan_cli.errors import DataError
+from rhythmcan_cli.evaluation.calibration import (
     apply_temperature,
     expected_calibration_error,
     fit_temperature,
     judge_quality,
 )
-from rhythmcan_cli.errors import DataError
-from rhythmcan_cli.judging import genre_following
+from rhythmcan_cli.evaluation.judging import genre_following
 from rhythmcan_cli.splits import copies_of, ready_split, split_by_group
 from tests.test_evaluate import synthetic_dataset
 
@@ -98,7 +98,7 @@ def test_groups_never_straddle_the_split_and_copies_are_found() -> None:
 
 
 def test_judge_augmentation_keeps_the_grid_and_balances_classes() -> None:
-    from rhythmcan_cli.judge_training import DROP_HITS, augment, class_weights
+    from rhythmcan_cli.training.judge_training import DROP_HITS, augment, class_weights
 
     data = synthetic_dataset()
     copy = augment(data.x, np.random.default_rng(0))

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rhythmcan_cli.descriptors import (
+from rhythmcan_cli.errors import DataError
+from rhythmcan_cli.evaluation.descriptors import (
     DESCRIPTOR_NAMES,
     balance_evenness,
     compare,
@@ -14,7 +15,6 @@ from rhythmcan_cli.descriptors import (
     overlap_area,
     syncopation,
 )
-from rhythmcan_cli.errors import DataError
 
 
 def line(*steps: int) -> np.ndarray:

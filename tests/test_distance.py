@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rhythmcan_cli.distance import (
+from rhythmcan_cli.errors import DataError
+from rhythmcan_cli.evaluation.distance import (
     MAX_DISTANCE,
     distance_matrix,
     diversity,
@@ -16,7 +17,6 @@ from rhythmcan_cli.distance import (
     pattern_distance_reference,
     row_codes,
 )
-from rhythmcan_cli.errors import DataError
 
 
 def random_patterns(n: int, seed: int, density: float = 0.3) -> np.ndarray:

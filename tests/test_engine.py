@@ -17,7 +17,7 @@ import pytest
 from rhythmcan_cli import engine
 from rhythmcan_cli.engine import Generator
 from rhythmcan_cli.errors import DataError, ModelError
-from rhythmcan_cli.layers import LayersModel, read_layers_model
+from rhythmcan_cli.formats.layers_model import LayersModel, read_layers_model
 from tests.helpers import generator_layers_model
 
 TOL = 1e-5
@@ -71,8 +71,8 @@ def _randomise(model: Any, seed: int) -> None:
 def test_engine_equals_keras_for_trainable_generators(
     keras: Any, n_genres: int | None, tiny: bool, conditioning: str
 ) -> None:
-    from rhythmcan_cli.keras_io import to_layers_model
-    from rhythmcan_cli.models import build_generator
+    from rhythmcan_cli.training.keras_io import to_layers_model
+    from rhythmcan_cli.training.networks import build_generator
 
     sizes: dict[str, Any] = {"z_dim": 8, "dense": (16, 64), "lstm_units": 8} if tiny else {}
     model = build_generator(n_genres=n_genres, conditioning=conditioning, **sizes)
@@ -101,7 +101,7 @@ def test_engine_equals_keras_for_files_written_without_tensorflow(
     keras: Any, n_genres: int | None, ending: dict[str, Any]
 ) -> None:
     """Including the 2020 conditional model's ending (LSTM 9 tanh + LeakyReLU 0.3)."""
-    from rhythmcan_cli.keras_io import to_keras
+    from rhythmcan_cli.training.keras_io import to_keras
 
     lm = generator_layers_model(n_genres=n_genres, seed=11, **ending)
     model = to_keras(lm)
@@ -114,7 +114,7 @@ def test_engine_equals_keras_for_files_written_without_tensorflow(
 
 
 def test_engine_equals_keras_on_the_2020_release_model(keras: Any, tokui_model: Any) -> None:
-    from rhythmcan_cli.keras_io import to_keras
+    from rhythmcan_cli.training.keras_io import to_keras
 
     lm = read_layers_model(tokui_model)
     gen = Generator.from_layers_model(lm)
@@ -127,7 +127,7 @@ def test_engine_equals_keras_on_the_2020_release_model(keras: Any, tokui_model: 
 
 def test_engine_equals_keras_on_other_supported_layers(keras: Any) -> None:
     """Activation layers, Dense activations, a last-step LSTM, tanh/linear recurrences."""
-    from rhythmcan_cli.keras_io import to_layers_model
+    from rhythmcan_cli.training.keras_io import to_layers_model
 
     layers = keras.layers
     z = keras.Input(shape=(6,), name="z")
@@ -148,7 +148,7 @@ def test_engine_equals_keras_on_other_supported_layers(keras: Any) -> None:
 
 
 def test_to_keras_round_trips_through_to_layers_model(keras: Any) -> None:
-    from rhythmcan_cli.keras_io import to_keras, to_layers_model
+    from rhythmcan_cli.training.keras_io import to_keras, to_layers_model
 
     lm = generator_layers_model(n_genres=2, seed=4)
     back = to_layers_model(to_keras(lm))
@@ -163,8 +163,8 @@ def test_to_keras_round_trips_through_to_layers_model(keras: Any) -> None:
 @pytest.mark.parametrize("n_genres", [None, 3])
 def test_helper_files_have_the_form_of_trained_generators(keras: Any, n_genres: int | None) -> None:
     """tests.helpers writes exactly what keras_io writes for build_generator's models."""
-    from rhythmcan_cli.keras_io import to_layers_model
-    from rhythmcan_cli.models import build_generator
+    from rhythmcan_cli.training.keras_io import to_layers_model
+    from rhythmcan_cli.training.networks import build_generator
 
     trained = to_layers_model(
         build_generator(z_dim=8, n_genres=n_genres, dense=(16, 64), lstm_units=8)

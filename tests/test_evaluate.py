@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from rhythmcan_cli.cli.app import app
 from rhythmcan_cli.dataset import Dataset, DatasetReport, split_by_file
 from rhythmcan_cli.errors import DataError, ModelError
-from rhythmcan_cli.evaluate import (
+from rhythmcan_cli.evaluation.protocol import (
     BASELINE_INSTRUMENT,
     BASELINE_TOTAL,
     GENERATED,
@@ -319,8 +319,8 @@ def test_plot_without_matplotlib_names_the_install_command(
 
 
 def test_sampled_pattern_json_lines_are_a_source(tmp_path: Path) -> None:
-    from rhythmcan_cli.patterns import write_patterns
-    from rhythmcan_cli.sample import sample
+    from rhythmcan_cli.sampling.patterns import write_patterns
+    from rhythmcan_cli.sampling.sample import sample
 
     model = make_stored_model("js", kind="cgan", genres=GENRES)
     write_patterns(sample(model, n=6, seed=1), tmp_path / "p.jsonl")

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from rhythmcan_cli.dataset import Dataset
-from rhythmcan_cli.evaluate import ArrayClassifier, GeneratedSet, evaluate
+from rhythmcan_cli.evaluation.protocol import ArrayClassifier, GeneratedSet, evaluate
 from tests.helpers import make_stored_model
 from tests.test_evaluate import GENRES, synthetic_dataset
 

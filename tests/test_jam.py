@@ -14,9 +14,9 @@ import pytest
 
 from rhythmcan_cli.cli.jam import Loop, grid_lines
 from rhythmcan_cli.errors import DataError
-from rhythmcan_cli.jam import Jam
-from rhythmcan_cli.patterns import read_patterns
-from rhythmcan_cli.sample import sample
+from rhythmcan_cli.sampling.jam import Jam
+from rhythmcan_cli.sampling.patterns import read_patterns
+from rhythmcan_cli.sampling.sample import sample
 from tests.conftest import subprocess_env
 from tests.helpers import make_stored_model
 

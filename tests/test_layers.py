@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from rhythmcan_cli.errors import ModelError
-from rhythmcan_cli.layers import (
+from rhythmcan_cli.formats.layers_model import (
     SHARD_NAME,
     LayersModel,
     read_layers_model,

@@ -9,8 +9,8 @@ from rhythmcan_cli.errors import UsageError
 
 keras = pytest.importorskip("keras")
 
-from rhythmcan_cli import models  # noqa: E402
 from rhythmcan_cli.engine import SUPPORTED_LAYERS  # noqa: E402
+from rhythmcan_cli.training import networks as models  # noqa: E402
 
 ENGINE_LAYERS = set(SUPPORTED_LAYERS)  # what the numpy engine runs
 

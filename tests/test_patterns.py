@@ -13,7 +13,7 @@ import pytest
 
 from rhythmcan_cli.errors import DataError
 from rhythmcan_cli.grid import CLASS_NAMES, OUTPUT_PITCHES
-from rhythmcan_cli.patterns import (
+from rhythmcan_cli.sampling.patterns import (
     SampledPattern,
     atomic_write,
     dumps_patterns,

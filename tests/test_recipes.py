@@ -8,14 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rhythmcan_cli import recipes
 from rhythmcan_cli.dataset import Dataset, DatasetReport
 from rhythmcan_cli.errors import UsageError
+from rhythmcan_cli.training import recipes
 
 tf = pytest.importorskip("tensorflow")
 
 from rhythmcan_cli import store  # noqa: E402
-from rhythmcan_cli.train import TrainConfig, _Trainer, train  # noqa: E402
+from rhythmcan_cli.training.train import TrainConfig, _Trainer, train  # noqa: E402
 
 SIZES = {
     "batch_size": 8,

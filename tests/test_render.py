@@ -9,7 +9,7 @@ from rich.console import Console
 
 from rhythmcan_cli.cli.render import levels, pattern_panel, title
 from rhythmcan_cli.grid import CLASS_NAMES, OUTPUT_PITCHES
-from rhythmcan_cli.patterns import SampledPattern
+from rhythmcan_cli.sampling.patterns import SampledPattern
 
 
 def known_pattern(**overrides: object) -> SampledPattern:

@@ -15,8 +15,8 @@ from rhythmcan_cli.cli.app import app
 from rhythmcan_cli.errors import UsageError
 from rhythmcan_cli.grid import OUTPUT_PITCHES
 from rhythmcan_cli.midi import midi_bytes, read_midi_windows
-from rhythmcan_cli.patterns import SampledPattern, dumps_patterns, loads_patterns
-from rhythmcan_cli.sample import (
+from rhythmcan_cli.sampling.patterns import SampledPattern, dumps_patterns, loads_patterns
+from rhythmcan_cli.sampling.sample import (
     midi_file_bytes,
     parse_genre,
     sample,
@@ -421,7 +421,7 @@ def test_cli_on_a_terminal_prints_grids(can: object, monkeypatch: pytest.MonkeyP
 
 @pytest.mark.integration
 def test_the_2020_release_model_samples_and_plays(tokui_model: Path, tmp_path: Path) -> None:
-    from rhythmcan_cli.tfjs import import_model
+    from rhythmcan_cli.tfjs.exchange import import_model
 
     import_model(tokui_model, name="tokui-2020")
     code, out, _ = invoke("sample", "-m", "tokui-2020", "-n", "4", "--seed", "1")
@@ -437,7 +437,7 @@ def test_the_2020_release_model_samples_and_plays(tokui_model: Path, tmp_path: P
 
 
 def test_sampling_restores_the_blas_thread_count(can: object) -> None:
-    from rhythmcan_cli.sample import _openblas_thread_control
+    from rhythmcan_cli.sampling.sample import _openblas_thread_control
 
     control = _openblas_thread_control()
     if control is None:

@@ -17,12 +17,12 @@ from typer.testing import CliRunner
 
 from rhythmcan_cli.cli.app import app
 from rhythmcan_cli.errors import DataError, UsageError
-from rhythmcan_cli.feel import Humanize, accent, humanize_midi, parse_humanize
 from rhythmcan_cli.grid import CLASS_NAMES, VOICE_GROUPS, voice_indices
 from rhythmcan_cli.midi import WRITE_PPQ, midi_bytes
-from rhythmcan_cli.patterns import loads_patterns
-from rhythmcan_cli.sample import midi_file_bytes, sample
-from rhythmcan_cli.shaping import (
+from rhythmcan_cli.sampling.feel import Humanize, accent, humanize_midi, parse_humanize
+from rhythmcan_cli.sampling.patterns import loads_patterns
+from rhythmcan_cli.sampling.sample import midi_file_bytes, sample
+from rhythmcan_cli.sampling.shaping import (
     apply_thresholds,
     hits_of,
     onsets_per_bar,
@@ -31,8 +31,8 @@ from rhythmcan_cli.shaping import (
     parse_voices,
     pattern_syncopation,
 )
-from rhythmcan_cli.steer import LoadedModel, Steering, distances_to, like, steer
-from rhythmcan_cli.target import Target, load_target
+from rhythmcan_cli.sampling.steer import LoadedModel, Steering, distances_to, like, steer
+from rhythmcan_cli.sampling.target import Target, load_target
 from tests.conftest import subprocess_env
 from tests.helpers import make_stored_model
 

@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 
 from rhythmcan_cli.errors import DataError
-from rhythmcan_cli.grid import CLASS_NAMES
-from rhythmcan_cli.texture import (
+from rhythmcan_cli.evaluation.texture import (
     ROLL_LENGTH,
     compare,
     longest_runs,
     run_velocity_change,
     texture_stats,
 )
+from rhythmcan_cli.grid import CLASS_NAMES
 
 KICK, SNARE, HAT, MID_TOM = (
     CLASS_NAMES.index(c) for c in ("kick", "snare", "closed_hat", "mid_tom")

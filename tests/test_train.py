@@ -16,8 +16,9 @@ from rhythmcan_cli.progress import ProgressEvent
 
 tf = pytest.importorskip("tensorflow")
 
-from rhythmcan_cli import losses, store  # noqa: E402
-from rhythmcan_cli.train import TrainConfig, _Trainer, train  # noqa: E402
+from rhythmcan_cli import store  # noqa: E402
+from rhythmcan_cli.training import losses  # noqa: E402
+from rhythmcan_cli.training.train import TrainConfig, _Trainer, train  # noqa: E402
 
 TINY = TrainConfig(
     batch_size=8,

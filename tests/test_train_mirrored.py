@@ -26,7 +26,7 @@ tf.config.set_logical_device_configuration(
     cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()]
 )
 import keras
-from rhythmcan_cli.train import TrainConfig, _Trainer
+from rhythmcan_cli.training.train import TrainConfig, _Trainer
 
 config = TrainConfig(
     batch_size=8, dense=(16, 32), lstm_units=8, d_lstm_units=4, d_dense_units=8,

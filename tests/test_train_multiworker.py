@@ -30,7 +30,7 @@ strategy = (
     else tf.distribute.get_strategy()
 )
 import keras
-from rhythmcan_cli.train import TrainConfig, _Trainer
+from rhythmcan_cli.training.train import TrainConfig, _Trainer
 
 config = TrainConfig(
     batch_size=8, dense=(16, 32), lstm_units=8, d_lstm_units=4, d_dense_units=8,

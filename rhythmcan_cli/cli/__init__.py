@@ -9,7 +9,7 @@ from __future__ import annotations
 
 def main() -> None:
     """Entry point of the ``rhythmcan`` script."""
-    from rhythmcan_cli.backend import quiet_environment
+    from rhythmcan_cli.training.backend import quiet_environment
 
     quiet_environment()  # before anything could import TensorFlow
     from rhythmcan_cli.cli.guard import run_guarded

@@ -55,6 +55,6 @@ def root(
     ] = None,
 ) -> None:
     """Train GANs on drum patterns and generate new rhythms."""
-    from rhythmcan_cli.backend import quiet_environment
+    from rhythmcan_cli.training.backend import quiet_environment
 
     quiet_environment()  # every command: TensorFlow's C++ log lines stay off the terminal

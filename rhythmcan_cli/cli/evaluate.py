@@ -28,18 +28,18 @@ from rhythmcan_cli.cli.options import (
 )
 
 if TYPE_CHECKING:
-    from rhythmcan_cli.evaluate import EvaluationReport, GeneratedSet
+    from rhythmcan_cli.evaluation.protocol import EvaluationReport, GeneratedSet
     from rhythmcan_cli.store import StoredModel
 
 
 def _source(ref: str, channel: int) -> StoredModel | GeneratedSet:
     """A stored model (name or folder with a card) or generated patterns (MIDI, JSON lines)."""
     from rhythmcan_cli.errors import DataError
-    from rhythmcan_cli.evaluate import GeneratedSet, read_generated
+    from rhythmcan_cli.evaluation.protocol import GeneratedSet, read_generated
     from rhythmcan_cli.store import open_model
 
     if ref == "-":
-        from rhythmcan_cli.patterns import read_patterns, stack_values
+        from rhythmcan_cli.sampling.patterns import read_patterns, stack_values
 
         return GeneratedSet("stdin", stack_values(read_patterns(None)))
     path = Path(ref)
@@ -57,7 +57,7 @@ def _render(report: EvaluationReport) -> None:
     from rich.table import Table
 
     from rhythmcan_cli.cli.evaluate_tables import render_judge, render_texture
-    from rhythmcan_cli.evaluate import BASELINE_INSTRUMENT, BASELINE_TOTAL, GENERATED
+    from rhythmcan_cli.evaluation.protocol import BASELINE_INSTRUMENT, BASELINE_TOTAL, GENERATED
 
     genres = report.genres
     rows = {row.name: row for row in report.table}
@@ -256,8 +256,8 @@ def evaluate(
     def action() -> None:
         from rhythmcan_cli.dataset import build_dataset
         from rhythmcan_cli.errors import UsageError
-        from rhythmcan_cli.evaluate import evaluate as run_evaluation
-        from rhythmcan_cli.evaluate import plot_report
+        from rhythmcan_cli.evaluation.protocol import evaluate as run_evaluation
+        from rhythmcan_cli.evaluation.protocol import plot_report
 
         if classifier is not None and no_classifier:
             raise UsageError("use either --classifier or --no-classifier, not both")

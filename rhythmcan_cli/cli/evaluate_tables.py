@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 from rhythmcan_cli.cli.console import out
 
 if TYPE_CHECKING:
-    from rhythmcan_cli.evaluate import EvaluationReport
-    from rhythmcan_cli.texture import TextureStats
+    from rhythmcan_cli.evaluation.protocol import EvaluationReport
+    from rhythmcan_cli.evaluation.texture import TextureStats
 
 SHORT = {
     "generated": "generated",
@@ -34,7 +34,7 @@ def render_texture(report: EvaluationReport) -> None:
     """Rolls, repeated grids, per-drum density (x held-out real), downbeat, backbeat."""
     from rich.table import Table
 
-    from rhythmcan_cli.texture import HIGH_RATIO, LOW_RATIO, ROLL_LENGTH
+    from rhythmcan_cli.evaluation.texture import HIGH_RATIO, LOW_RATIO, ROLL_LENGTH
 
     sets = report.texture
     if not sets:

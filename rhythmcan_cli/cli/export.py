@@ -56,8 +56,8 @@ def export_tfjs(
 
     def action() -> tuple[list[Path], dict[str, Any] | None, list[str]]:
         from rhythmcan_cli.store import open_model
-        from rhythmcan_cli.tfjs import export_metadata
-        from rhythmcan_cli.tfjs import export_tfjs as export
+        from rhythmcan_cli.tfjs.exchange import export_metadata
+        from rhythmcan_cli.tfjs.exchange import export_tfjs as export
 
         chosen = None if device_genres is None else device_genres.split(",")
         stored = open_model(model)
@@ -76,7 +76,7 @@ def export_tfjs(
         out.print(str(path), highlight=False, soft_wrap=True)
     if quiet:
         return
-    from rhythmcan_cli.tfjs import menu_lines
+    from rhythmcan_cli.tfjs.exchange import menu_lines
 
     for line in menu_lines(meta or {}, model_genres):
         err.print(line, highlight=False, markup=False, soft_wrap=True)

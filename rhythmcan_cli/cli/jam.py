@@ -1,6 +1,6 @@
 """`rhythmcan jam`: a live loop in the terminal (keys in, grid and playhead out, sound).
 
-The rules live in :mod:`rhythmcan_cli.jam`; this module is the terminal and the player:
+The rules live in :mod:`rhythmcan_cli.sampling.jam`; this module is the terminal and the player:
 
 - the **player** (:class:`Loop`) holds the rendered 2-bar loop and swaps in a queued one
   only at a bar line. With sound, the sounddevice callback drives it (it is the clock);
@@ -32,7 +32,7 @@ from rhythmcan_cli.cli.play import Kit, SoundFont
 from rhythmcan_cli.errors import AudioError, RhythmcanError, UsageError
 
 if TYPE_CHECKING:
-    from rhythmcan_cli.jam import Jam, JamState
+    from rhythmcan_cli.sampling.jam import Jam, JamState
 
 SAMPLE_RATE: Final = 44100
 STEPS: Final = 32
@@ -124,7 +124,7 @@ def grid_lines(state: JamState, step: int, width: int = 80) -> list[str]:
 
 
 def screen(jam: Jam, step: int, audio: str, width: int) -> list[str]:
-    from rhythmcan_cli.patterns import genre_label
+    from rhythmcan_cli.sampling.patterns import genre_label
 
     state = jam.playing
     p = state.heard
@@ -251,8 +251,8 @@ def jam(
     """
 
     def setup() -> tuple[Jam, Loop, Any, str, Any]:
-        from rhythmcan_cli.jam import Jam
-        from rhythmcan_cli.sample import new_seed
+        from rhythmcan_cli.sampling.jam import Jam
+        from rhythmcan_cli.sampling.sample import new_seed
         from rhythmcan_cli.store import default_model, open_model
 
         if not sys.stdin.isatty() or not sys.stdout.isatty():

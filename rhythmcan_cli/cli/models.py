@@ -19,7 +19,7 @@ from rich.text import Text
 from rhythmcan_cli.cli.console import err, out, run
 from rhythmcan_cli.cli.options import Force, Json
 from rhythmcan_cli.cli.printable import printable
-from rhythmcan_cli.errors import NotAvailableError, RhythmcanError, UsageError
+from rhythmcan_cli.errors import RhythmcanError, UsageError
 
 if TYPE_CHECKING:
     from rhythmcan_cli.store import BrokenModel, StoredModel
@@ -83,7 +83,7 @@ def _clean_json(data: Any) -> Any:
 
 
 # Classifiers 'rhythmcan evaluate' trains on the fly are cached under this name pattern
-# (rhythmcan_cli.evaluate.classifier_name); they are a cache, not the user's models.
+# (rhythmcan_cli.evaluation.protocol.classifier_name); they are a cache, not the user's models.
 _EVALUATE_CACHE = re.compile(r"classifier-[0-9a-f]{12}")
 _SHORT_KIND = {"classifier": "clf"}
 
@@ -349,16 +349,9 @@ def import_model(
             genre_list = [g.strip() for g in genres.split(",") if g.strip()]
             if not genre_list:
                 raise UsageError("--genres needs at least one name, e.g. --genres funk,rock")
-        try:
-            from rhythmcan_cli import tfjs  # type: ignore[attr-defined, unused-ignore]
-        except ImportError as error:
-            raise NotAvailableError(
-                "'rhythmcan models import' is not available in this version"
-            ) from error
-        imported: StoredModel = tfjs.import_model(
-            model_json, name=name, genres=genre_list, kind=kind, force=force
-        )
-        return imported
+        from rhythmcan_cli.tfjs.exchange import import_model
+
+        return import_model(model_json, name=name, genres=genre_list, kind=kind, force=force)
 
     model = run(action)
     genres_text = ", ".join(model.card.genres) or "no genres"

@@ -24,7 +24,7 @@ from rich.panel import Panel
 from rich.text import Text
 
 from rhythmcan_cli.grid import STEPS, STEPS_PER_BAR, STEPS_PER_BEAT, VOCABULARY
-from rhythmcan_cli.patterns import SampledPattern, genre_label
+from rhythmcan_cli.sampling.patterns import SampledPattern, genre_label
 
 EMPTY: Final = "."
 GLYPHS: Final[tuple[str, ...]] = ("-", "o", "O", "X")

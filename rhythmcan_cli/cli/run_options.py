@@ -1,7 +1,7 @@
 """How ``rhythmcan train`` names a run and continues it exactly as it was started.
 
 A run records the options of the command that started it (``run.json``'s ``command``, see
-``rhythmcan_cli.train.read_run``). ``--resume`` takes every option the user does not give
+``rhythmcan_cli.training.train.read_run``). ``--resume`` takes every option the user does not give
 again from that record, so ``rhythmcan train DATA --name NAME --resume`` continues the run
 as started; an option given again with another value is refused in one line, since it would
 silently train a different model. The exceptions are options that change how the run is

@@ -11,7 +11,7 @@ Where the patterns go:
 
 On a terminal the grids are also shown when writing files, up to 16 patterns. The last
 pattern is kept in the store as ``last`` (``--interpolate last``, ``play last``); the anchor
-``--vary last`` varies around is kept apart (rhythmcan_cli.anchor), so variations never
+``--vary last`` varies around is kept apart (rhythmcan_cli.sampling.anchor), so variations never
 drift. Both are kept after the output is written: a store that cannot be written costs a
 warning, never the patterns. Messages go to stderr.
 """
@@ -42,7 +42,7 @@ from rhythmcan_cli.errors import DataError, UsageError
 
 if TYPE_CHECKING:
     from rhythmcan_cli.audio import PlayResult
-    from rhythmcan_cli.patterns import SampledPattern
+    from rhythmcan_cli.sampling.patterns import SampledPattern
     from rhythmcan_cli.store import StoredModel
 
 MAX_GRIDS_WITH_FILES: Final = 16
@@ -140,9 +140,9 @@ def _keep_last(pattern: SampledPattern, anchor: SampledPattern | None) -> str | 
 
     Best effort: a read-only, full or missing store must not cost the patterns themselves.
     """
-    from rhythmcan_cli.anchor import save_anchor
     from rhythmcan_cli.errors import RhythmcanError
-    from rhythmcan_cli.patterns import save_last
+    from rhythmcan_cli.sampling.anchor import save_anchor
+    from rhythmcan_cli.sampling.patterns import save_last
 
     try:
         save_last(pattern)
@@ -229,12 +229,12 @@ def sample(
 
     def action() -> tuple[list[SampledPattern], str, str, Path | None, list[Path]]:
         nonlocal like_line, new_anchor_pattern
-        from rhythmcan_cli import patterns as pj
-        from rhythmcan_cli.anchor import choose_anchor
         from rhythmcan_cli.cli import steering as st
-        from rhythmcan_cli.sample import midi_file_bytes as plain_midi_bytes
-        from rhythmcan_cli.sample import parse_genre, write_pattern_files
-        from rhythmcan_cli.sample import sample as sample_patterns
+        from rhythmcan_cli.sampling import patterns as pj
+        from rhythmcan_cli.sampling.anchor import choose_anchor
+        from rhythmcan_cli.sampling.sample import midi_file_bytes as plain_midi_bytes
+        from rhythmcan_cli.sampling.sample import parse_genre, write_pattern_files
+        from rhythmcan_cli.sampling.sample import sample as sample_patterns
 
         where, form, path = _destination(output, fmt)
         if play:
@@ -296,7 +296,7 @@ def sample(
             )
             steered = None
         if accent:
-            from rhythmcan_cli.feel import accent as accented
+            from rhythmcan_cli.sampling.feel import accent as accented
 
             patterns = accented(patterns, accent)
         if vary is None:
@@ -371,7 +371,7 @@ def sample(
 
         def play_action() -> PlayResult:
             from rhythmcan_cli.audio import play_patterns
-            from rhythmcan_cli.feel import parse_humanize
+            from rhythmcan_cli.sampling.feel import parse_humanize
 
             if humanize is not None:
                 from rhythmcan_cli.cli.steering import play_humanized

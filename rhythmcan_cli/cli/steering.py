@@ -1,5 +1,5 @@
 """`rhythmcan sample`'s steering options: --like, --keep, --density, --syncopation,
-per-voice --threshold, --humanize and --accent (the library side is rhythmcan_cli.steer).
+per-voice --threshold, --humanize and --accent (the library side is rhythmcan_cli.sampling.steer).
 
 Kept apart from cli/sample.py so that command reads as before: it asks
 :func:`steer_request` whether any steering was asked for and, if so, calls
@@ -19,10 +19,10 @@ from rhythmcan_cli.errors import UsageError
 
 if TYPE_CHECKING:
     from rhythmcan_cli.audio import PlayResult
-    from rhythmcan_cli.feel import Humanize
-    from rhythmcan_cli.patterns import Genre, SampledPattern
-    from rhythmcan_cli.shaping import VoiceThresholds
-    from rhythmcan_cli.steer import Steering, SteerResult
+    from rhythmcan_cli.sampling.feel import Humanize
+    from rhythmcan_cli.sampling.patterns import Genre, SampledPattern
+    from rhythmcan_cli.sampling.shaping import VoiceThresholds
+    from rhythmcan_cli.sampling.steer import Steering, SteerResult
     from rhythmcan_cli.store import StoredModel
 
 VoiceThreshold = Annotated[
@@ -130,15 +130,15 @@ def steer_request(
     humanize: str | None,
 ) -> SteerRequest:
     """Parse the steering options (UsageError on the first bad one)."""
-    from rhythmcan_cli.feel import parse_humanize
-    from rhythmcan_cli.shaping import (
+    from rhythmcan_cli.sampling.feel import parse_humanize
+    from rhythmcan_cli.sampling.shaping import (
         SYNCOPATION_BANDS,
         VoiceThresholds,
         parse_range,
         parse_thresholds,
         parse_voices,
     )
-    from rhythmcan_cli.steer import Steering
+    from rhythmcan_cli.sampling.steer import Steering
 
     if bar is not None and like is None:
         raise UsageError("--bar picks the window of --like FILE: add --like")
@@ -174,9 +174,9 @@ def steer_patterns(
     noise: float,
 ) -> SteerResult:
     """Run the steering search (the library call behind ``sample --like/--keep/...``)."""
-    from rhythmcan_cli.sample import new_seed
-    from rhythmcan_cli.steer import steer
-    from rhythmcan_cli.target import load_target
+    from rhythmcan_cli.sampling.sample import new_seed
+    from rhythmcan_cli.sampling.steer import steer
+    from rhythmcan_cli.sampling.target import load_target
 
     target = load_target(request.like, bar=request.bar) if request.like is not None else None
     return steer(
@@ -212,7 +212,7 @@ def midi_encoder(
     """What turns file ``i``'s MIDI bytes into humanized ones (None: leave them)."""
     if humanize is None:
         return None
-    from rhythmcan_cli.feel import humanize_midi
+    from rhythmcan_cli.sampling.feel import humanize_midi
 
     def encode(index: int, data: bytes) -> bytes:
         return humanize_midi(data, humanize, seed=seed + index, bpm=bpm)
@@ -233,8 +233,8 @@ def play_humanized(
 ) -> PlayResult:
     """``sample --play --humanize``: render the humanized MIDI, as ``-o FILE.mid`` writes it."""
     from rhythmcan_cli.audio import DEFAULT_BPM, deliver, midi_score, render
-    from rhythmcan_cli.feel import humanize_midi
-    from rhythmcan_cli.sample import midi_file_bytes
+    from rhythmcan_cli.sampling.feel import humanize_midi
+    from rhythmcan_cli.sampling.sample import midi_file_bytes
 
     tempo = bpm or DEFAULT_BPM
     data = midi_file_bytes(patterns, bpm=tempo, swing=swing, loops=loops)

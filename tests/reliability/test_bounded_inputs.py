@@ -250,8 +250,8 @@ def test_hits_years_apart_are_refused_before_rendering(tmp_path: Path) -> None:
 def test_twenty_thousand_patterns_into_play_stop_at_the_audio_bound(tmp_path: Path) -> None:
     """Defect 2: `sample -n 20000 --format json | play -` tried 26 GiB; now reading stops at
     the hour of audio play renders at once, with one line."""
-    from rhythmcan_cli.patterns import to_json_line
-    from rhythmcan_cli.sample import sample
+    from rhythmcan_cli.sampling.patterns import to_json_line
+    from rhythmcan_cli.sampling.sample import sample
 
     [pattern] = sample(make_stored_model("tiny-can", kind="can"), n=1, seed=3)
     feed = ((to_json_line(pattern) + "\n") * 20_000).encode()

@@ -279,7 +279,7 @@ def test_killing_the_builder_leaves_no_orphan_workers(tmp_path: Path) -> None:
 
 
 def test_killed_models_import_never_lists_a_half_model(tmp_path: Path) -> None:
-    pytest.importorskip("rhythmcan_cli.tfjs")
+    pytest.importorskip("rhythmcan_cli.tfjs.exchange")
     make_generator_files(tmp_path, seed=4, tiny=False)  # paper sizes: a write worth killing
     source = tmp_path / "generator" / "model.json"
     rng = random.Random(3)

@@ -23,7 +23,7 @@ from rhythmcan_cli import store
 from rhythmcan_cli.cli.app import app
 from rhythmcan_cli.engine import Generator
 from rhythmcan_cli.errors import ModelError, RhythmcanError
-from rhythmcan_cli.layers import LayersModel, read_layers_model
+from rhythmcan_cli.formats.layers_model import LayersModel, read_layers_model
 from tests.helpers import generator_layers_model, make_generator_files, make_stored_model
 from tests.reliability.bounds import time_limit
 
@@ -209,7 +209,7 @@ def test_model_names_cannot_escape_the_store(tmp_path: Path) -> None:
 
 def test_a_keras_classifier_with_a_lambda_is_refused(tmp_path: Path) -> None:
     keras = pytest.importorskip("keras")
-    from rhythmcan_cli.train import CLASSIFIER_FILE, load_classifier
+    from rhythmcan_cli.training.train import CLASSIFIER_FILE, load_classifier
 
     inputs = keras.Input((32, 9))
     hidden = keras.layers.Lambda(lambda x: x * 2.0)(inputs)
@@ -225,7 +225,7 @@ def test_a_keras_classifier_with_a_lambda_is_refused(tmp_path: Path) -> None:
 
 def test_a_keras_classifier_with_a_lambda_is_a_model_error(tmp_path: Path) -> None:
     keras = pytest.importorskip("keras")
-    from rhythmcan_cli.train import CLASSIFIER_FILE, load_classifier
+    from rhythmcan_cli.training.train import CLASSIFIER_FILE, load_classifier
 
     inputs = keras.Input((32, 9))
     hidden = keras.layers.Lambda(lambda x: x + 1.0)(keras.layers.Flatten()(inputs))

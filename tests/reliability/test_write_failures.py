@@ -339,7 +339,7 @@ def test_train_on_a_full_disk_is_one_line(tmp_path: Path, size: str) -> None:
 
 def test_jam_save_on_a_full_disk_leaves_no_empty_pair(full: Path) -> None:
     from rhythmcan_cli.errors import OutputError
-    from rhythmcan_cli.jam import Jam
+    from rhythmcan_cli.sampling.jam import Jam
 
     jam = Jam(make_stored_model("m"), seed=4)
     fill(full)

@@ -44,12 +44,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from rhythmcan_cli import recipes
 from rhythmcan_cli.atomic import atomic_write, output_error
-from rhythmcan_cli.backend import load_tensorflow
 from rhythmcan_cli.errors import DataError, ModelError, OutputError, StoreError, UsageError
 from rhythmcan_cli.grid import DEFAULT_THRESHOLD
 from rhythmcan_cli.progress import ProgressCallback, report
+from rhythmcan_cli.training import recipes
+from rhythmcan_cli.training.backend import load_tensorflow
 
 if TYPE_CHECKING:
     import keras
@@ -90,7 +90,7 @@ class TrainConfig:
     genre_dense_units: int = 512
     real_label: float | None = None
     """Target for real patterns; None: 0.9 (one-sided smoothing) for cgan, 1.0 otherwise."""
-    # Recipe options (rhythmcan_cli/recipes.py says what each does; defaults: the paper's).
+    # Recipe options (rhythmcan_cli/training/recipes.py says what each does; defaults: the paper's).
     recipe: str = "paper"
     conditioning: str = "multiply"
     cgan_discriminator: str = "label"
@@ -142,7 +142,7 @@ class TrainConfig:
         for ok, message in problems:
             if not ok:
                 raise UsageError(message)
-        from rhythmcan_cli.card_schema import check_options
+        from rhythmcan_cli.formats.card_schema import check_options
 
         check_options(  # the card's schema, checked now rather than when the model is saved
             {
@@ -318,7 +318,8 @@ class _Trainer:
         import keras
         import tensorflow as tf
 
-        from rhythmcan_cli import losses, models
+        from rhythmcan_cli.training import losses
+        from rhythmcan_cli.training import networks as models
 
         self.mode = mode
         self.k = n_genres
@@ -515,7 +516,7 @@ class _Trainer:
     ) -> dict[str, tf.Tensor]:
         import tensorflow as tf
 
-        from rhythmcan_cli import losses
+        from rhythmcan_cli.training import losses
 
         assert self.discriminator is not None
         c = self.config
@@ -580,7 +581,7 @@ class _Trainer:
     def _g_step(self, y: tf.Tensor, z: tf.Tensor, progress: tf.Tensor) -> dict[str, tf.Tensor]:
         import tensorflow as tf
 
-        from rhythmcan_cli import losses
+        from rhythmcan_cli.training import losses
 
         assert self.generator is not None and self.discriminator is not None
         c = self.config
@@ -618,7 +619,7 @@ class _Trainer:
     def _c_step(self, x: tf.Tensor, y: tf.Tensor) -> dict[str, tf.Tensor]:
         import tensorflow as tf
 
-        from rhythmcan_cli import losses
+        from rhythmcan_cli.training import losses
 
         assert self.classifier is not None
         with tf.GradientTape() as tape:
@@ -634,7 +635,7 @@ class _Trainer:
         """Weighted sums (not means) of validation metrics over one padded batch."""
         import tensorflow as tf
 
-        from rhythmcan_cli import losses
+        from rhythmcan_cli.training import losses
 
         def total(per_example: tf.Tensor) -> tf.Tensor:
             return tf.reduce_sum(per_example * w)
@@ -793,7 +794,8 @@ def _model_files(trainer: _Trainer, tmp: Path) -> dict[str, Path]:
         path = tmp / CLASSIFIER_FILE
         trainer.classifier.save(path)
         return {CLASSIFIER_FILE: path}
-    from rhythmcan_cli import keras_io, layers
+    from rhythmcan_cli.formats import layers_model as layers
+    from rhythmcan_cli.training import keras_io
 
     assert trainer.generator is not None
     written = layers.write_layers_model(

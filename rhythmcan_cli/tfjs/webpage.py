@@ -34,7 +34,7 @@ def web_page(meta: dict[str, Any], *, tfjs_url: str | None = None) -> bytes:
     url = DEFAULT_TFJS_URL if tfjs_url is None else tfjs_url.strip()
     if not url or any(ord(ch) < 32 or ord(ch) == 127 for ch in url):
         raise UsageError("--tfjs-url needs a URL or a path to tf.min.js, e.g. tf.min.js")
-    template = resources.files("rhythmcan_cli").joinpath(_TEMPLATE).read_text(encoding="utf-8")
+    template = resources.files("rhythmcan_cli.tfjs").joinpath(_TEMPLATE).read_text(encoding="utf-8")
     page = template.replace("__RHYTHMCAN_TFJS_URL__", html.escape(url, quote=True))
     page = page.replace("__RHYTHMCAN_TITLE__", html.escape(str(meta.get("name", "model"))))
     return page.encode("utf-8")

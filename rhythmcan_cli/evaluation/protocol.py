@@ -31,15 +31,14 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from rhythmcan_cli import descriptors, distance
 from rhythmcan_cli.errors import DataError, ModelError
-from rhythmcan_cli.grid import EVAL_THRESHOLD, N_CLASSES, STEPS, check_batch
-from rhythmcan_cli.judges import (
+from rhythmcan_cli.evaluation import descriptors, distance
+from rhythmcan_cli.evaluation.judges import (
     ArrayClassifier,
     GenreClassifier,
     resolve_classifier,
 )
-from rhythmcan_cli.judging import (
+from rhythmcan_cli.evaluation.judging import (
     GenreFollowing,
     JudgeCalibration,
     calibrate,
@@ -47,10 +46,11 @@ from rhythmcan_cli.judging import (
     held_out_quality,
     judge_training_files,
 )
+from rhythmcan_cli.evaluation.texture import TextureStats
+from rhythmcan_cli.evaluation.texture import compare as compare_texture
+from rhythmcan_cli.grid import EVAL_THRESHOLD, N_CLASSES, STEPS, check_batch
 from rhythmcan_cli.progress import ProgressCallback, report
 from rhythmcan_cli.splits import copies_of, held_out_split
-from rhythmcan_cli.texture import TextureStats
-from rhythmcan_cli.texture import compare as compare_texture
 
 if TYPE_CHECKING:
     from rhythmcan_cli.dataset import Dataset
@@ -177,7 +177,7 @@ class EvaluationReport:
     texture: dict[str, TextureStats] = field(default_factory=dict)
     genre_following: GenreFollowing | None = None
     """Conditional models: does the judge hear the genre each pattern was asked for?"""
-    """Texture of every set (``rhythmcan_cli.texture``): generated, held-out real, baselines."""
+    """Texture of every set (``evaluation.texture``): generated, held-out real, baselines."""
     generated_descriptors: npt.NDArray[np.float64] = field(
         repr=False, default_factory=lambda: np.zeros((0, len(descriptors.DESCRIPTOR_NAMES)))
     )
@@ -226,7 +226,7 @@ def read_generated(path: Path, *, channel: int = 10) -> GeneratedSet:
             parts.append(np.asarray(windows.windows, dtype=np.float32))
         x = np.concatenate(parts) if parts else np.zeros((0, STEPS, N_CLASSES), np.float32)
         return GeneratedSet(name=str(path), x=check_batch(x), kind="midi")
-    from rhythmcan_cli.patterns import read_patterns, stack_values
+    from rhythmcan_cli.sampling.patterns import read_patterns, stack_values
 
     return GeneratedSet(name=str(path), x=stack_values(read_patterns(path)), kind="patterns")
 
@@ -238,8 +238,8 @@ def sample_model(model: StoredModel, n: int, seed: int) -> FloatArray:
 
 def sample_labelled(model: StoredModel, n: int, seed: int) -> tuple[FloatArray, list[str] | None]:
     """:func:`sample_model` plus the genre each pattern was asked for (None: not conditional)."""
-    from rhythmcan_cli.patterns import stack_values
-    from rhythmcan_cli.sample import sample
+    from rhythmcan_cli.sampling.patterns import stack_values
+    from rhythmcan_cli.sampling.sample import sample
 
     generator = model.generator()
     if generator.n_genres is None:

@@ -22,7 +22,13 @@ import numpy as np
 import numpy.typing as npt
 
 from rhythmcan_cli.errors import ModelError
-from rhythmcan_cli.model_files import MAX_JSON_BYTES, open_given, parse_json, read_fd, read_inside
+from rhythmcan_cli.formats.model_folder import (
+    MAX_JSON_BYTES,
+    open_given,
+    parse_json,
+    read_fd,
+    read_inside,
+)
 
 MODEL_JSON: Final = "model.json"
 SHARD_NAME: Final = "group1-shard1of1.bin"

@@ -6,7 +6,7 @@ reproducible) and keep the ones that fit:
 
 - **Your groove as the start** (:func:`like`): seeded random z, then a few rounds of local
   refinement around the best (smaller and smaller steps in z), scored by the evaluation's
-  optimal-string-alignment distance to a target (:mod:`rhythmcan_cli.distance`) on the
+  optimal-string-alignment distance to a target (:mod:`rhythmcan_cli.evaluation.distance`) on the
   hits as they are heard, ties broken by the L2 distance of the values (velocities).
 - **Locked voices** (``keep``): the kept rows are copied from the anchor exactly; the
   other rows come from the candidate whose kept rows are nearest the anchor's, so the
@@ -29,8 +29,8 @@ import numpy.typing as npt
 
 from rhythmcan_cli.errors import UsageError
 from rhythmcan_cli.grid import N_CLASSES, STEPS
-from rhythmcan_cli.patterns import Genre, SampledPattern
-from rhythmcan_cli.shaping import (
+from rhythmcan_cli.sampling.patterns import Genre, SampledPattern
+from rhythmcan_cli.sampling.shaping import (
     BoolArray,
     FloatArray,
     VoiceThresholds,
@@ -40,8 +40,8 @@ from rhythmcan_cli.shaping import (
     onsets_per_bar,
     pattern_syncopation,
 )
+from rhythmcan_cli.sampling.target import Target
 from rhythmcan_cli.store import StoredModel
-from rhythmcan_cli.target import Target
 
 if TYPE_CHECKING:  # pragma: no cover
     from rhythmcan_cli.engine import Generator
@@ -104,7 +104,7 @@ Sampler = Callable[..., list[SampledPattern]]
 
 
 def _sampler() -> Sampler:
-    from rhythmcan_cli.sample import sample
+    from rhythmcan_cli.sampling.sample import sample
 
     return sample
 

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from rhythmcan_cli.errors import ModelError, UsageError
-from rhythmcan_cli.layers import LayersModel
+from rhythmcan_cli.formats.layers_model import LayersModel
 
 DEVICE_MENU: Final[tuple[str, ...]] = (
     "Old Skool",

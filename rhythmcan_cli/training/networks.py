@@ -133,7 +133,7 @@ def _real_fake_branch(
     from keras import layers
 
     if minibatch_std:
-        from rhythmcan_cli.recipes import minibatch_std_layer
+        from rhythmcan_cli.training.recipes import minibatch_std_layer
 
         x = minibatch_std_layer()(x)
     h = layers.Bidirectional(layers.LSTM(lstm_units, return_sequences=True), name="rf_bilstm_1")(x)

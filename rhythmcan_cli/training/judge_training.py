@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from rhythmcan_cli.calibration import JudgeQuality, fit_temperature, judge_quality
 from rhythmcan_cli.errors import DataError
+from rhythmcan_cli.evaluation.calibration import JudgeQuality, fit_temperature, judge_quality
 from rhythmcan_cli.grid import N_CLASSES, STEPS
 from rhythmcan_cli.progress import ProgressCallback, report
 
@@ -44,6 +44,8 @@ PATTERN_GAIN: Final = 0.1
 DROP_HITS: Final = 0.1
 """Share of hits dropped in each augmented copy."""
 TASK: Final = "training the genre judge"
+RECIPE: Final = "rhythmcan_cli.training.judge_training.train_judge"
+"""How cards name this recipe (their ``training.recipe`` field)."""
 
 
 @dataclass
@@ -210,7 +212,7 @@ def train_judge(
 
     ``balance`` is the power of the inverse-frequency class weights (1: every genre counts
     the same in the loss; 0.5 trades some macro recall for accuracy on skewed data)."""
-    from rhythmcan_cli.backend import load_tensorflow
+    from rhythmcan_cli.training.backend import load_tensorflow
 
     load_tensorflow()
     train_x = np.asarray(x, dtype=np.float32)

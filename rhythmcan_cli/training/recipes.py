@@ -137,7 +137,7 @@ def parse_options(items: list[str] | tuple[str, ...] | None) -> dict[str, Any]:
 
 def check_options(values: Mapping[str, Any]) -> list[tuple[bool, str]]:
     """(ok, message) pairs for the recipe options of a config (TrainConfig.check adds them)."""
-    from rhythmcan_cli.models import CONDITIONINGS
+    from rhythmcan_cli.training.networks import CONDITIONINGS
 
     lr_genre = values.get("lr_genre")
     return [

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from rhythmcan_cli.calibration import JudgeQuality, confusion_matrix, judge_quality
 from rhythmcan_cli.errors import DataError
+from rhythmcan_cli.evaluation.calibration import JudgeQuality, confusion_matrix, judge_quality
 
 if TYPE_CHECKING:
     from rhythmcan_cli.dataset import Dataset

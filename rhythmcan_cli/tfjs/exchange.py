@@ -17,20 +17,26 @@ from pathlib import Path
 from typing import Any, Final
 
 from rhythmcan_cli.atomic import output_error, write_batch
-from rhythmcan_cli.card_schema import GENERATOR_KINDS, check_field, check_metadata
-from rhythmcan_cli.device import (
+from rhythmcan_cli.engine import Generator
+from rhythmcan_cli.errors import DataError, ModelError, UsageError
+from rhythmcan_cli.formats.card_schema import GENERATOR_KINDS, check_field, check_metadata
+from rhythmcan_cli.formats.layers_model import MODEL_JSON, LayersModel, read_layers_model
+from rhythmcan_cli.formats.model_folder import (
+    MAX_JSON_BYTES,
+    open_given,
+    parse_json,
+    read_fd,
+    read_inside,
+)
+from rhythmcan_cli.grid import CLASS_NAMES, DEFAULT_THRESHOLD, N_CLASSES, OUTPUT_PITCHES, STEPS
+from rhythmcan_cli.store import GENERATOR_JSON, ModelCard, StoredModel, open_model, save_model
+from rhythmcan_cli.tfjs.device import (
     DEVICE_NONE,
     DEVICE_Z_DIM,
     device_menu,
     device_slots,
     select_genres,
 )
-from rhythmcan_cli.engine import Generator
-from rhythmcan_cli.errors import DataError, ModelError, UsageError
-from rhythmcan_cli.grid import CLASS_NAMES, DEFAULT_THRESHOLD, N_CLASSES, OUTPUT_PITCHES, STEPS
-from rhythmcan_cli.layers import MODEL_JSON, LayersModel, read_layers_model
-from rhythmcan_cli.model_files import MAX_JSON_BYTES, open_given, parse_json, read_fd, read_inside
-from rhythmcan_cli.store import GENERATOR_JSON, ModelCard, StoredModel, open_model, save_model
 
 METADATA_KEY: Final = "rhythmcan"
 """Key of rhythmcan's metadata in model.json's ``userDefinedMetadata``."""
@@ -172,7 +178,7 @@ def export_tfjs(
     out_dir = Path(out_dir)
     files, meta = export_files(model, device_genres)
     if web:
-        from rhythmcan_cli.webpage import PAGE_NAME, web_page
+        from rhythmcan_cli.tfjs.webpage import PAGE_NAME, web_page
 
         files[PAGE_NAME] = web_page(meta, tfjs_url=tfjs_url)
     elif tfjs_url is not None:

@@ -32,11 +32,11 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from rhythmcan_cli.card_schema import MAX_Z_SIGMA
 from rhythmcan_cli.errors import DataError, ModelError, UsageError
+from rhythmcan_cli.formats.card_schema import MAX_Z_SIGMA
 from rhythmcan_cli.grid import DEFAULT_THRESHOLD, N_CLASSES, STEPS, check_threshold
-from rhythmcan_cli.patterns import Genre, SampledPattern
 from rhythmcan_cli.progress import ProgressCallback, report
+from rhythmcan_cli.sampling.patterns import Genre, SampledPattern
 from rhythmcan_cli.signals import deferred_interrupts
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -504,7 +504,7 @@ def write_pattern_files(
     """
     from rhythmcan_cli.atomic import write_batch
     from rhythmcan_cli.midi import midi_files
-    from rhythmcan_cli.patterns import to_json_line
+    from rhythmcan_cli.sampling.patterns import to_json_line
 
     if fmt not in ("mid", "json"):
         raise UsageError(f"cannot write {fmt!r} files; use mid or json")

@@ -24,11 +24,11 @@ import numpy as np
 from rhythmcan_cli.atomic import atomic_write
 from rhythmcan_cli.errors import DataError
 from rhythmcan_cli.grid import N_CLASSES
-from rhythmcan_cli.patterns import SampledPattern, genre_label, to_json_line
-from rhythmcan_cli.shaping import VoiceThresholds
-from rhythmcan_cli.steer import LoadedModel, Steering, steer
+from rhythmcan_cli.sampling.patterns import SampledPattern, genre_label, to_json_line
+from rhythmcan_cli.sampling.shaping import VoiceThresholds
+from rhythmcan_cli.sampling.steer import LoadedModel, Steering, steer
+from rhythmcan_cli.sampling.target import Target
 from rhythmcan_cli.store import StoredModel
-from rhythmcan_cli.target import Target
 
 KEYS: Final[dict[str, str]] = {
     "n": "new",
@@ -172,7 +172,7 @@ class Jam:
         Never overwrites: a number is taken by creating its MIDI file exclusively.
         Returns the MIDI path and a line saying how to make the pattern again.
         """
-        from rhythmcan_cli.sample import midi_file_bytes
+        from rhythmcan_cli.sampling.sample import midi_file_bytes
 
         pattern = self.playing.heard
         data = midi_file_bytes([pattern], bpm=self.playing.bpm)
@@ -247,7 +247,7 @@ class Jam:
 
     def _regenre(self, base: JamState, genre: str) -> SampledPattern:
         """The same z in another genre (the groove's shape, the genre's feel)."""
-        from rhythmcan_cli.sample import sample
+        from rhythmcan_cli.sampling.sample import sample
 
         seed = self.seed + self.counter
         self.counter += 1

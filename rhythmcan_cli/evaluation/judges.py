@@ -4,7 +4,7 @@ A judge is anything with ``name``, ``genres`` and ``predict_proba(x) -> (N, K)``
 (:class:`GenreClassifier`). :func:`resolve_classifier` picks one for a dataset: the one asked
 for, else the bundled ``default-classifier`` when its genres are the data's, else one cached
 for this training split (``classifier-<hash>``: ``models list`` keeps those apart), else it
-trains one now with the judge recipe (``rhythmcan_cli.judge_training``: class-balanced,
+trains one now with the judge recipe (``rhythmcan_cli.training.judge_training``: class-balanced,
 augmented, early-stopped and temperature-scaled on files held out *from the training
 split*, so the evaluation's held-out files stay unseen) and caches it.
 """
@@ -143,7 +143,7 @@ def _train_on_the_fly(
 ) -> tuple[Any, dict[str, Any]]:
     """A judge trained on ``train`` only: early stopping and temperature on some of its files."""
     from rhythmcan_cli.dataset import split_by_file
-    from rhythmcan_cli.judge_training import train_judge
+    from rhythmcan_cli.training.judge_training import train_judge
 
     inner_train, inner_held = split_by_file(train, validation=INNER_VALIDATION, seed=seed)
     if len(inner_held) == 0 or len(inner_train) == 0:
@@ -178,7 +178,8 @@ def _cache_classifier(
     import tempfile
 
     from rhythmcan_cli import store
-    from rhythmcan_cli.train import CLASSIFIER_FILE
+    from rhythmcan_cli.training import judge_training
+    from rhythmcan_cli.training.train import CLASSIFIER_FILE
 
     with tempfile.TemporaryDirectory(prefix="rhythmcan-eval-") as tmp:
         path = Path(tmp) / "classifier.keras"
@@ -193,7 +194,7 @@ def _cache_classifier(
             versions=store.package_versions(),
             description="genre judge trained by 'rhythmcan evaluate' on a training split "
             "(cached; reused for the same split)",
-            training={"recipe": "rhythmcan_cli.judge_training.train_judge", "cached": True},
+            training={"recipe": judge_training.RECIPE, "cached": True},
         )
         store.save_model(name, card, {CLASSIFIER_FILE: path}, force=True)
 
@@ -209,7 +210,7 @@ def _check_classifier_genres(name: str, theirs: Sequence[str], genres: Sequence[
 
 def _load_classifier(model: StoredModel) -> GenreClassifier:
     """Wrap the training engineer's loaded classifier as a GenreClassifier."""
-    from rhythmcan_cli import train as training
+    from rhythmcan_cli.training import train as training
 
     loader: Callable[[StoredModel], Any] = training.load_classifier
     loaded = loader(model)

@@ -143,7 +143,7 @@ def pattern_syncopation(hits: BoolArray) -> npt.NDArray[np.float64]:
     descriptors.py's measure of the any-drum line is 0 for most grooves (a hi-hat on every
     8th leaves no rest to syncopate into); each voice on its own tells them apart.
     """
-    from rhythmcan_cli.descriptors import syncopation
+    from rhythmcan_cli.evaluation.descriptors import syncopation
 
     n = len(hits)
     rows = np.ascontiguousarray(hits.transpose(0, 2, 1)).reshape(n * N_CLASSES, STEPS)
@@ -159,7 +159,7 @@ def distances_to(
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
     """OSA distance of each candidate to the target (only ``rows`` when given) and the L2
     distance of their values: the ranking key (distance first, L2 breaks ties)."""
-    from rhythmcan_cli.distance import distance_matrix
+    from rhythmcan_cli.evaluation.distance import distance_matrix
 
     if rows is not None:
         mask = np.zeros(N_CLASSES, dtype=bool)

@@ -18,7 +18,7 @@ import numpy as np
 
 from rhythmcan_cli.engine import SUPPORTED_LAYERS
 from rhythmcan_cli.errors import ModelError
-from rhythmcan_cli.layers import LayersModel
+from rhythmcan_cli.formats.layers_model import LayersModel
 
 if TYPE_CHECKING:
     import keras

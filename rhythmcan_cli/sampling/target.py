@@ -10,7 +10,7 @@ import numpy as np
 
 from rhythmcan_cli.errors import DataError, MidiError, UsageError
 from rhythmcan_cli.grid import STEPS_PER_BAR
-from rhythmcan_cli.shaping import BoolArray, FloatArray, hits_of
+from rhythmcan_cli.sampling.shaping import BoolArray, FloatArray, hits_of
 
 MIDI_SUFFIXES: Final = (".mid", ".midi", ".smf", ".kar")
 
@@ -46,7 +46,7 @@ def load_target(ref: str, *, bar: int | None = None, channel: int = 10) -> Targe
     (for pattern JSON: the pattern on that line); by default the first with any hit.
     A MIDI groove is read at threshold 0: every note played counts, ghost notes too.
     """
-    from rhythmcan_cli import patterns as pj
+    from rhythmcan_cli.sampling import patterns as pj
 
     if bar is not None and bar < 1:
         raise UsageError(f"--bar counts from 1, got {bar}")

@@ -23,7 +23,7 @@ from typing import Final
 import numpy as np
 
 from rhythmcan_cli.errors import UsageError
-from rhythmcan_cli.patterns import SampledPattern
+from rhythmcan_cli.sampling.patterns import SampledPattern
 
 MAX_TIMING_MS: Final = 60.0
 MAX_VELOCITY_JITTER: Final = 64

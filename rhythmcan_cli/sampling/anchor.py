@@ -21,7 +21,7 @@ from typing import Final
 
 from rhythmcan_cli.atomic import atomic_write
 from rhythmcan_cli.errors import DataError
-from rhythmcan_cli.patterns import (
+from rhythmcan_cli.sampling.patterns import (
     SampledPattern,
     first_pattern,
     last_path,
