@@ -88,7 +88,8 @@ def recipes(args: argparse.Namespace) -> None:
     import keras
     import tensorflow as tf
 
-    from rhythmcan_cli.training.train import TrainConfig, _Trainer
+    from rhythmcan_cli.training.config import TrainConfig
+    from rhythmcan_cli.training.steps import Trainer
 
     rng = np.random.default_rng(0)
     x = (rng.random((BATCH, 32, 9)) > 0.8).astype(np.float32)
@@ -100,7 +101,7 @@ def recipes(args: argparse.Namespace) -> None:
     for recipe in ("paper", "tuned"):
         keras.utils.set_random_seed(0)
         config = TrainConfig.for_recipe(recipe)
-        t = _Trainer("can", K, config, tf.distribute.get_strategy(), np.ones(K, np.float32))
+        t = Trainer("can", K, config, tf.distribute.get_strategy(), np.ones(K, np.float32))
         t.d_step(x, y, z, 1.0)
         t.g_step(y, z, 1.0)
         d_fn = functools.partial(t.d_step, x, y, z, 1.0)
@@ -126,7 +127,8 @@ def baseline(args: argparse.Namespace) -> None:
     import keras
     import tensorflow as tf
 
-    from rhythmcan_cli.training.train import TrainConfig, _Trainer
+    from rhythmcan_cli.training.config import TrainConfig
+    from rhythmcan_cli.training.steps import Trainer
 
     rng = np.random.default_rng(0)
     x = (rng.random((BATCH, 32, 9)) > 0.8).astype(np.float32)
@@ -135,7 +137,7 @@ def baseline(args: argparse.Namespace) -> None:
 
     # --- ours: tf.function steps
     keras.utils.set_random_seed(0)
-    trainer = _Trainer("can", K, TrainConfig(), tf.distribute.get_strategy())
+    trainer = Trainer("can", K, TrainConfig(), tf.distribute.get_strategy())
     trainer.d_step(x, y, z)
     trainer.g_step(y, z)
 

@@ -11,6 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
+
+from rhythmcan_cli.cli.app import app
+from rhythmcan_cli.engine import Generator
+from rhythmcan_cli.errors import UsageError
+from rhythmcan_cli.formats.layers_model import read_layers_model
 from rhythmcan_cli.tfjs.device import DEVICE_MENU, device_menu, device_slots
 from rhythmcan_cli.tfjs.exchange import (
     export_metadata,
@@ -18,12 +24,6 @@ from rhythmcan_cli.tfjs.exchange import (
     import_model,
     menu_lines,
 )
-from typer.testing import CliRunner
-
-from rhythmcan_cli.cli.app import app
-from rhythmcan_cli.engine import Generator
-from rhythmcan_cli.errors import UsageError
-from rhythmcan_cli.formats.layers_model import read_layers_model
 from tests.helpers import make_stored_model
 
 NINE = ("afrobeat", "afrocuban", "funk", "hiphop", "jazz", "latin", "neworleans", "rock", "soul")

@@ -19,12 +19,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from rhythmcan_cli.tfjs.device import DEVICE_Z_DIM
-from rhythmcan_cli.tfjs.exchange import export_tfjs
 
 from rhythmcan_cli import store
 from rhythmcan_cli.engine import Generator
 from rhythmcan_cli.formats.layers_model import read_layers_model
+from rhythmcan_cli.tfjs.device import DEVICE_Z_DIM
+from rhythmcan_cli.tfjs.exchange import export_tfjs
 from tests.conftest import ROOT
 from tests.helpers import make_stored_model
 

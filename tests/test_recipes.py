@@ -15,7 +15,9 @@ from rhythmcan_cli.training import recipes
 tf = pytest.importorskip("tensorflow")
 
 from rhythmcan_cli import store  # noqa: E402
-from rhythmcan_cli.training.train import TrainConfig, _Trainer, train  # noqa: E402
+from rhythmcan_cli.training.config import TrainConfig  # noqa: E402
+from rhythmcan_cli.training.steps import Trainer  # noqa: E402
+from rhythmcan_cli.training.train import train  # noqa: E402
 
 SIZES = {
     "batch_size": 8,
@@ -89,7 +91,7 @@ def test_minibatch_std_adds_the_batch_spread_as_a_channel() -> None:
 
 def test_ac_cgan_steps_train_the_genre_head_on_real_data_with_its_own_optimizer() -> None:
     config = TrainConfig.for_recipe("tuned", **SIZES)  # type: ignore[arg-type]
-    trainer = _Trainer("cgan", 3, config, tf.distribute.get_strategy(), np.ones(3, np.float32))
+    trainer = Trainer("cgan", 3, config, tf.distribute.get_strategy(), np.ones(3, np.float32))
     assert trainer.ac and trainer.d_genre is not None and trainer.genre_vars
     assert trainer.discriminator is not None and trainer.generator is not None
     names = [layer.name for layer in trainer.discriminator.layers]
@@ -122,7 +124,7 @@ def test_ac_cgan_steps_train_the_genre_head_on_real_data_with_its_own_optimizer(
 
 
 def test_paper_cgan_keeps_the_label_discriminator_and_multiplied_embedding() -> None:
-    trainer = _Trainer("cgan", 3, TrainConfig(**SIZES), tf.distribute.get_strategy())  # type: ignore[arg-type]
+    trainer = Trainer("cgan", 3, TrainConfig(**SIZES), tf.distribute.get_strategy())  # type: ignore[arg-type]
     assert not trainer.ac and trainer.d_genre is None and not trainer.genre_vars
     assert trainer.generator is not None
     assert type(trainer.generator.get_layer("z_genre")).__name__ == "Multiply"

@@ -14,12 +14,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from rhythmcan_cli.tfjs.exchange import (
-    METADATA_FILE,
-    export_metadata,
-    export_tfjs,
-    import_model,
-)
 from typer.testing import CliRunner
 
 from rhythmcan_cli import store
@@ -27,6 +21,12 @@ from rhythmcan_cli.cli.app import app
 from rhythmcan_cli.engine import Generator
 from rhythmcan_cli.errors import DataError, ModelError, UsageError
 from rhythmcan_cli.formats.layers_model import SHARD_NAME, read_layers_model, write_layers_model
+from rhythmcan_cli.tfjs.exchange import (
+    METADATA_FILE,
+    export_metadata,
+    export_tfjs,
+    import_model,
+)
 from tests.conftest import ROOT
 from tests.helpers import generator_layers_model, make_stored_model
 

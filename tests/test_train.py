@@ -18,7 +18,9 @@ tf = pytest.importorskip("tensorflow")
 
 from rhythmcan_cli import store  # noqa: E402
 from rhythmcan_cli.training import losses  # noqa: E402
-from rhythmcan_cli.training.train import TrainConfig, _Trainer, train  # noqa: E402
+from rhythmcan_cli.training.config import TrainConfig  # noqa: E402
+from rhythmcan_cli.training.steps import Trainer  # noqa: E402
+from rhythmcan_cli.training.train import train  # noqa: E402
 
 TINY = TrainConfig(
     batch_size=8,
@@ -95,7 +97,7 @@ def _weights(variables: list[tf.Variable]) -> list[np.ndarray]:
 
 
 def test_generator_step_moves_only_the_generator_and_d_step_only_the_discriminator() -> None:
-    trainer = _Trainer("can", 3, TINY, tf.distribute.get_strategy())
+    trainer = Trainer("can", 3, TINY, tf.distribute.get_strategy())
     assert trainer.generator is not None and trainer.discriminator is not None
     g, d = trainer.generator, trainer.discriminator
     rng = np.random.default_rng(0)

@@ -90,7 +90,7 @@ def test_each_mode_trains_and_stores_a_loadable_model(midi_dir: Path, mode: str)
     assert model.card.genres == ["jazz", "rock"]
     assert model.card.epochs == 2
     if mode == "classifier":
-        from rhythmcan_cli.training.train import load_classifier
+        from rhythmcan_cli.training.classifier import load_classifier
 
         probs = np.asarray(load_classifier(model)(np.zeros((3, 32, 9), np.float32)))
         assert probs.shape == (3, 2)

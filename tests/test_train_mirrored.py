@@ -26,7 +26,8 @@ tf.config.set_logical_device_configuration(
     cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()]
 )
 import keras
-from rhythmcan_cli.training.train import TrainConfig, _Trainer
+from rhythmcan_cli.training.config import TrainConfig
+from rhythmcan_cli.training.steps import Trainer
 
 config = TrainConfig(
     batch_size=8, dense=(16, 32), lstm_units=8, d_lstm_units=4, d_dense_units=8,
@@ -45,7 +46,7 @@ batches = [
 
 def losses(strategy):
     keras.utils.set_random_seed(1)
-    trainer = _Trainer("gan", 1, config, strategy)
+    trainer = Trainer("gan", 1, config, strategy)
     found = []
     for x, y, z_d, z_g in batches:
         d = trainer.d_step(x, y, z_d)

@@ -1,6 +1,6 @@
 """Two worker processes on 127.0.0.1 (TF_CONFIG, MultiWorkerMirroredStrategy) train like one.
 
-Each worker takes its half of every global batch (``_Trainer.distribute``); the per-replica
+Each worker takes its half of every global batch (``Trainer.distribute``); the per-replica
 losses are averaged over the global batch and summed across workers, so both workers must
 report the losses a single process computes on the whole batch. Plain-GAN mode and tiny
 sizes keep it short; the distributed path is the same for every mode.
@@ -30,7 +30,8 @@ strategy = (
     else tf.distribute.get_strategy()
 )
 import keras
-from rhythmcan_cli.training.train import TrainConfig, _Trainer
+from rhythmcan_cli.training.config import TrainConfig
+from rhythmcan_cli.training.steps import Trainer
 
 config = TrainConfig(
     batch_size=8, dense=(16, 32), lstm_units=8, d_lstm_units=4, d_dense_units=8,
@@ -47,7 +48,7 @@ batches = [
     for _ in range(2)
 ]
 keras.utils.set_random_seed(1)
-trainer = _Trainer("gan", 1, config, strategy)
+trainer = Trainer("gan", 1, config, strategy)
 found = []
 for x, y, z_d, z_g in batches:
     d = trainer.d_step(x, y, z_d)

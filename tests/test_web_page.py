@@ -16,14 +16,14 @@ from typing import Any
 
 import numpy as np
 import pytest
-from rhythmcan_cli.tfjs.exchange import export_tfjs
-from rhythmcan_cli.tfjs.webpage import DEFAULT_TFJS_URL, web_page
 from typer.testing import CliRunner
 
 from rhythmcan_cli import store
 from rhythmcan_cli.cli.app import app
 from rhythmcan_cli.errors import UsageError
 from rhythmcan_cli.midi import read_midi_windows
+from rhythmcan_cli.tfjs.exchange import export_tfjs
+from rhythmcan_cli.tfjs.webpage import DEFAULT_TFJS_URL, web_page
 from tests.cdp import Browser, find_chromium
 from tests.conftest import ROOT
 from tests.helpers import make_stored_model

@@ -19,7 +19,7 @@ from rhythmcan_cli.errors import UsageError
 from rhythmcan_cli.progress import ProgressEvent
 
 if TYPE_CHECKING:
-    from rhythmcan_cli.training.train import TrainResult
+    from rhythmcan_cli.training.config import TrainResult
 
 SIZES = "Model sizes"
 LOOP = "Training loop"
@@ -301,8 +301,10 @@ def train(
     def action() -> TrainResult:
         nonlocal run_name
         from rhythmcan_cli.cli import run_options as ro
+        from rhythmcan_cli.training.config import TrainConfig
         from rhythmcan_cli.training.recipes import parse_options
-        from rhythmcan_cli.training.train import TrainConfig, read_run, train_from_folder
+        from rhythmcan_cli.training.runs import read_run
+        from rhythmcan_cli.training.train import train_from_folder
 
         run_name = name or ro.default_name(data_dir, mode.value, reuse=resume or force)
         if name is None and not quiet:

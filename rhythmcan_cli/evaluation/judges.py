@@ -12,7 +12,6 @@ split*, so the evaluation's held-out files stay unseen) and caches it.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,13 +86,12 @@ def resolve_classifier(
     progress: ProgressCallback | None,
     notes: list[str],
     epochs: int = 10,
-) -> GenreClassifier | None:
+) -> GenreClassifier:
     """The classifier to judge ambiguity with (see the module docstring for the order).
 
     ``choice`` may be a ready classifier, a stored classifier's name, or None: then the
     bundled ``default-classifier`` if its genres match, else one cached for this data's
-    fingerprint, else one trained now on the training split and cached. Returns None (with a
-    note) when no classifier can be had because training support is not installed.
+    fingerprint, else one trained now on the training split and cached.
     """
     if choice is not None and not isinstance(choice, str):
         _check_classifier_genres(choice.name, choice.genres, genres)
@@ -120,9 +118,6 @@ def resolve_classifier(
     for model in candidates:
         if model.card.kind == "classifier":
             return _load_classifier(model)
-    if importlib.util.find_spec("tensorflow") is None:
-        notes.append("genre ambiguity skipped: no classifier and no training support installed")
-        return None
     model, figures = _train_on_the_fly(train, genres, seed=seed, epochs=epochs, progress=progress)
     _cache_classifier(model, cached, genres, train.fingerprint, figures)
     notes.append(
@@ -179,7 +174,7 @@ def _cache_classifier(
 
     from rhythmcan_cli import store
     from rhythmcan_cli.training import judge_training
-    from rhythmcan_cli.training.train import CLASSIFIER_FILE
+    from rhythmcan_cli.training.classifier import CLASSIFIER_FILE
 
     with tempfile.TemporaryDirectory(prefix="rhythmcan-eval-") as tmp:
         path = Path(tmp) / "classifier.keras"
@@ -209,19 +204,14 @@ def _check_classifier_genres(name: str, theirs: Sequence[str], genres: Sequence[
 
 
 def _load_classifier(model: StoredModel) -> GenreClassifier:
-    """Wrap the training engineer's loaded classifier as a GenreClassifier."""
-    from rhythmcan_cli.training import train as training
+    """A stored classifier (Keras, safe mode) as a GenreClassifier."""
+    from rhythmcan_cli.training.classifier import load_classifier
 
-    loader: Callable[[StoredModel], Any] = training.load_classifier
-    loaded = loader(model)
-    if hasattr(loaded, "predict_proba"):
-        function = loaded.predict_proba
-    elif hasattr(loaded, "predict"):
+    loaded = load_classifier(model)
 
-        def function(x: FloatArray) -> Any:
-            return loaded.predict(x, verbose=0)
-    else:
-        function = loaded
+    def function(x: FloatArray) -> Any:
+        return loaded.predict(x, verbose=0)
+
     return ArrayClassifier(model.name, list(model.card.genres), function, card=model.card)
 
 

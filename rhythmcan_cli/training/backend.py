@@ -1,4 +1,5 @@
-"""Importing TensorFlow and Keras quietly, once, only where training or a classifier needs it.
+"""TensorFlow setup: importing it quietly, once, only where training or a classifier needs it;
+the distribution strategy, whether this process is the chief, seeding, the device name.
 
 TensorFlow's C++ runtime writes start-up chatter (oneDNN notices, CPU feature hints, absl
 warnings) straight to file descriptor 2 while it is imported, and absl log lines (``E0000
@@ -12,10 +13,18 @@ by the import are not affected.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import sys
 from types import ModuleType
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+from rhythmcan_cli.errors import UsageError
+from rhythmcan_cli.training.config import STRATEGIES
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 QUIET_ENVIRONMENT: Final = {
     "TF_CPP_MIN_LOG_LEVEL": "3",  # C++ INFO, WARNING and ERROR lines (absl's I/W/E0000 ...)
@@ -50,3 +59,54 @@ def load_tensorflow() -> ModuleType:
     tf.get_logger().setLevel("ERROR")
     module: ModuleType = tf
     return module
+
+
+def make_strategy(kind: str | None) -> tf.distribute.Strategy:
+    """``default``: one device (a GPU when TensorFlow sees one); ``mirrored``: data-parallel.
+
+    ``mirrored`` uses MultiWorkerMirroredStrategy when ``TF_CONFIG`` is set (a cluster),
+    MirroredStrategy over all visible GPUs (or the CPU) otherwise.
+    """
+    import tensorflow as tf
+
+    if kind in (None, "default"):
+        return tf.distribute.get_strategy()
+    if kind != "mirrored":
+        raise UsageError(f"unknown strategy {kind!r}: choose one of {', '.join(STRATEGIES)}")
+    if os.environ.get("TF_CONFIG"):
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    gpus = tf.config.list_logical_devices("GPU")
+    if gpus:
+        return tf.distribute.MirroredStrategy([d.name for d in gpus])
+    cpus = tf.config.list_logical_devices("CPU")
+    return tf.distribute.MirroredStrategy([d.name for d in cpus])
+
+
+def is_chief() -> bool:
+    """True unless this process is a non-chief worker of a TF_CONFIG cluster."""
+    raw = os.environ.get("TF_CONFIG")
+    if not raw:
+        return True
+    task = json.loads(raw).get("task", {})
+    cluster = json.loads(raw).get("cluster", {})
+    if task.get("type") == "chief":
+        return True
+    return (
+        "chief" not in cluster and task.get("type") == "worker" and int(task.get("index", 0)) == 0
+    )
+
+
+def device_name() -> str:
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    return f"{len(gpus)} GPU" if gpus else "CPU"
+
+
+def seed_everything(seed: int) -> None:
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    with contextlib.suppress(Exception):
+        tf.config.experimental.enable_op_determinism()

@@ -14,10 +14,9 @@ import subprocess
 import threading
 from pathlib import Path
 
-from rhythmcan_cli.tfjs.exchange import export_files, export_tfjs
-
 from rhythmcan_cli.errors import DataError
 from rhythmcan_cli.formats.layers_model import MODEL_JSON, SHARD_NAME
+from rhythmcan_cli.tfjs.exchange import export_files, export_tfjs
 from tests.helpers import make_stored_model
 from tests.reliability.procs import cli, start
 

@@ -17,7 +17,6 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
-from rhythmcan_cli.tfjs.exchange import import_model
 from typer.testing import CliRunner
 
 from rhythmcan_cli import store
@@ -25,6 +24,7 @@ from rhythmcan_cli.cli.app import app
 from rhythmcan_cli.errors import ModelError, StoreError
 from rhythmcan_cli.formats.layers_model import MODEL_JSON, SHARD_NAME, read_layers_model
 from rhythmcan_cli.formats.model_folder import remove_tree
+from rhythmcan_cli.tfjs.exchange import import_model
 from tests.conftest import subprocess_env
 from tests.helpers import generator_layers_model, make_stored_model
 from tests.reliability.bounds import time_limit

@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rhythmcan_cli.tfjs.exchange import export_tfjs
 from typer.testing import CliRunner
 
 from rhythmcan_cli import store
 from rhythmcan_cli.cli.app import app
 from rhythmcan_cli.errors import ModelError
 from rhythmcan_cli.formats.card_schema import check_card
+from rhythmcan_cli.tfjs.exchange import export_tfjs
 from tests.helpers import make_stored_model
 from tests.reliability.procs import assert_clean_failure
 

@@ -209,7 +209,7 @@ def test_model_names_cannot_escape_the_store(tmp_path: Path) -> None:
 
 def test_a_keras_classifier_with_a_lambda_is_refused(tmp_path: Path) -> None:
     keras = pytest.importorskip("keras")
-    from rhythmcan_cli.training.train import CLASSIFIER_FILE, load_classifier
+    from rhythmcan_cli.training.classifier import CLASSIFIER_FILE, load_classifier
 
     inputs = keras.Input((32, 9))
     hidden = keras.layers.Lambda(lambda x: x * 2.0)(inputs)
@@ -225,7 +225,7 @@ def test_a_keras_classifier_with_a_lambda_is_refused(tmp_path: Path) -> None:
 
 def test_a_keras_classifier_with_a_lambda_is_a_model_error(tmp_path: Path) -> None:
     keras = pytest.importorskip("keras")
-    from rhythmcan_cli.training.train import CLASSIFIER_FILE, load_classifier
+    from rhythmcan_cli.training.classifier import CLASSIFIER_FILE, load_classifier
 
     inputs = keras.Input((32, 9))
     hidden = keras.layers.Lambda(lambda x: x + 1.0)(keras.layers.Flatten()(inputs))
