@@ -14,17 +14,10 @@ from typer.testing import CliRunner
 from rhythmcan_cli.cli.app import app
 from rhythmcan_cli.dataset import Dataset, DatasetReport, split_by_file
 from rhythmcan_cli.errors import DataError, ModelError
-from rhythmcan_cli.evaluation.protocol import (
-    BASELINE_INSTRUMENT,
-    BASELINE_TOTAL,
-    GENERATED,
-    ArrayClassifier,
-    GeneratedSet,
-    evaluate,
-    normalized_entropy,
-    random_baselines,
-    read_generated,
-)
+from rhythmcan_cli.evaluation.judges import ArrayClassifier
+from rhythmcan_cli.evaluation.protocol import evaluate, normalized_entropy
+from rhythmcan_cli.evaluation.report import BASELINE_INSTRUMENT, BASELINE_TOTAL, GENERATED
+from rhythmcan_cli.evaluation.sets import GeneratedSet, random_baselines, read_generated
 from rhythmcan_cli.midi import write_midi
 from tests.conftest import subprocess_env
 from tests.helpers import make_stored_model

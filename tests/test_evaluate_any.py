@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 
 from rhythmcan_cli.dataset import Dataset
-from rhythmcan_cli.evaluation.protocol import ArrayClassifier, GeneratedSet, evaluate
+from rhythmcan_cli.evaluation.judges import ArrayClassifier
+from rhythmcan_cli.evaluation.protocol import evaluate
+from rhythmcan_cli.evaluation.sets import GeneratedSet
 from tests.helpers import make_stored_model
 from tests.test_evaluate import GENRES, synthetic_dataset
 

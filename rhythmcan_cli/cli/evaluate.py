@@ -28,28 +28,7 @@ from rhythmcan_cli.cli.options import (
 )
 
 if TYPE_CHECKING:
-    from rhythmcan_cli.evaluation.protocol import EvaluationReport, GeneratedSet
-    from rhythmcan_cli.store import StoredModel
-
-
-def _source(ref: str, channel: int) -> StoredModel | GeneratedSet:
-    """A stored model (name or folder with a card) or generated patterns (MIDI, JSON lines)."""
-    from rhythmcan_cli.errors import DataError
-    from rhythmcan_cli.evaluation.protocol import GeneratedSet, read_generated
-    from rhythmcan_cli.store import open_model
-
-    if ref == "-":
-        from rhythmcan_cli.sampling.patterns import read_patterns, stack_values
-
-        return GeneratedSet("stdin", stack_values(read_patterns(None)))
-    path = Path(ref)
-    if path.is_dir() and not (path / "card.json").is_file():
-        return read_generated(path, channel=channel)
-    if path.is_file():
-        return read_generated(path, channel=channel)
-    if path.suffix.lower() in (".mid", ".midi", ".json", ".jsonl", ".ndjson"):
-        raise DataError(f"no such file: {path}")
-    return open_model(ref)
+    from rhythmcan_cli.evaluation.report import EvaluationReport
 
 
 def _render(report: EvaluationReport) -> None:
@@ -57,7 +36,7 @@ def _render(report: EvaluationReport) -> None:
     from rich.table import Table
 
     from rhythmcan_cli.cli.evaluate_tables import render_judge, render_texture
-    from rhythmcan_cli.evaluation.protocol import BASELINE_INSTRUMENT, BASELINE_TOTAL, GENERATED
+    from rhythmcan_cli.evaluation.report import BASELINE_INSTRUMENT, BASELINE_TOTAL, GENERATED
 
     genres = report.genres
     rows = {row.name: row for row in report.table}
@@ -254,24 +233,12 @@ def evaluate(
     """Measure how novel and how plausible a model's patterns are (the paper's protocol)."""
 
     def action() -> None:
-        from rhythmcan_cli.dataset import build_dataset
         from rhythmcan_cli.errors import UsageError
-        from rhythmcan_cli.evaluation.protocol import evaluate as run_evaluation
-        from rhythmcan_cli.evaluation.protocol import plot_report
+        from rhythmcan_cli.evaluation.protocol import evaluate_source
+        from rhythmcan_cli.evaluation.report import plot_report
 
         if classifier is not None and no_classifier:
             raise UsageError("use either --classifier or --no-classifier, not both")
-        if plot is not None:
-            try:
-                import matplotlib  # noqa: F401
-            except ImportError:
-                from rhythmcan_cli.errors import NotAvailableError
-
-                raise NotAvailableError(
-                    "--plot needs matplotlib: run 'pipx inject rhythmcan matplotlib' "
-                    "or \"pip install 'rhythmcan[plot]'\""
-                ) from None
-        chosen = _source(source, channel)
         with progress_bar("evaluating", quiet=quiet or json_out == "-") as progress:
             options = dataset_options(
                 labels=labels,
@@ -285,10 +252,11 @@ def evaluate(
                 genres=genres,
                 min_genre_windows=min_genre_windows,
             )
-            data = build_dataset(data_dir, progress=progress, **options)
-            report = run_evaluation(
-                chosen,
-                data,
+            report = evaluate_source(
+                source,
+                data_dir,
+                dataset_options=options,
+                channel=channel,
                 n=n,
                 seed=0 if seed is None else seed,
                 classifier=False if no_classifier else classifier,

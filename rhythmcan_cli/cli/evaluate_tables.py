@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from rhythmcan_cli.cli.console import out
 
 if TYPE_CHECKING:
-    from rhythmcan_cli.evaluation.protocol import EvaluationReport
+    from rhythmcan_cli.evaluation.report import EvaluationReport
     from rhythmcan_cli.evaluation.texture import TextureStats
 
 SHORT = {

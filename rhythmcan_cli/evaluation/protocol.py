@@ -21,10 +21,8 @@ Conditional models are sampled evenly: ``n`` patterns spread round-robin over th
 
 from __future__ import annotations
 
-import io
 import math
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -34,21 +32,37 @@ import numpy.typing as npt
 from rhythmcan_cli.errors import DataError, ModelError
 from rhythmcan_cli.evaluation import descriptors, distance
 from rhythmcan_cli.evaluation.judges import (
-    ArrayClassifier,
     GenreClassifier,
     resolve_classifier,
 )
 from rhythmcan_cli.evaluation.judging import (
     GenreFollowing,
-    JudgeCalibration,
     calibrate,
     genre_following,
     held_out_quality,
     judge_training_files,
 )
-from rhythmcan_cli.evaluation.texture import TextureStats
+from rhythmcan_cli.evaluation.report import (
+    BASELINE_INSTRUMENT,
+    BASELINE_TOTAL,
+    GENERATED,
+    HELD_OUT,
+    Ambiguity,
+    AmbiguityStats,
+    DistanceRow,
+    EvaluationReport,
+    Novelty,
+    NoveltyStats,
+    Plausibility,
+)
+from rhythmcan_cli.evaluation.sets import (
+    GeneratedSet,
+    random_baselines,
+    resolve_source,
+    sample_labelled,
+)
 from rhythmcan_cli.evaluation.texture import compare as compare_texture
-from rhythmcan_cli.grid import EVAL_THRESHOLD, N_CLASSES, STEPS, check_batch
+from rhythmcan_cli.grid import EVAL_THRESHOLD, check_batch
 from rhythmcan_cli.progress import ProgressCallback, report
 from rhythmcan_cli.splits import copies_of, held_out_split
 
@@ -58,205 +72,17 @@ if TYPE_CHECKING:
 
 FloatArray = npt.NDArray[np.float32]
 
+
 PER_GENRE: Final = 500
 """Training patterns per genre in the distance table (subsampled with the seed)."""
+
+
 NEAR_DISTANCE: Final = 4
 """'Near copy' radius for the novelty share (a few moved or missing hits)."""
+
+
 REFERENCE_NOVELTY: Final = 300
 """Held-out real and random patterns whose nearest neighbours calibrate the novelty scale."""
-GENERATED: Final = "generated"
-BASELINE_INSTRUMENT: Final = "random: per-instrument counts"
-BASELINE_TOTAL: Final = "random: total count"
-HELD_OUT: Final = "held-out real"
-
-
-@dataclass(frozen=True)
-class GeneratedSet:
-    """Patterns made elsewhere (a MIDI folder, pattern JSON lines, an array), by name."""
-
-    name: str
-    x: FloatArray
-    kind: str = "patterns"
-
-
-# --------------------------------------------------------------------------- report
-
-
-@dataclass
-class DistanceRow:
-    """One row of the paper's table: mean distance to each training genre, and diversity."""
-
-    name: str
-    n: int
-    to_genre: dict[str, float]
-    diversity: float
-
-
-@dataclass
-class AmbiguityStats:
-    """Classifier posteriors of one set: normalised entropy (1 = uniform) and max probability."""
-
-    n: int
-    entropy_mean: float
-    entropy_std: float
-    max_prob_mean: float
-    max_prob_std: float
-    predicted_share: dict[str, float]
-
-
-@dataclass
-class Ambiguity:
-    """Genre ambiguity of generated vs held-out real patterns under one classifier."""
-
-    classifier: str
-    generated: AmbiguityStats
-    real: AmbiguityStats
-    calibration: JudgeCalibration | None = None
-    """The judge's accuracy, recall and calibration on held-out real windows, and its
-    entropy on the random baselines: the scale the entropies above are read on."""
-
-
-@dataclass
-class NoveltyStats:
-    """Nearest-neighbour distances of one set to the training split."""
-
-    n: int
-    mean: float
-    median: float
-    min: int
-    max: int
-    copy_rate: float
-    near_rate: float
-
-
-@dataclass
-class Novelty:
-    """Novelty of the generated set, with held-out real and random patterns as references."""
-
-    near_distance: int
-    training_size: int
-    generated: NoveltyStats
-    real: NoveltyStats
-    random: NoveltyStats
-    nearest: list[int] = field(repr=False, default_factory=list)
-
-
-@dataclass
-class Plausibility:
-    """Descriptor distributions: generated vs held-out real (and held-out vs training as the
-    reference for what 'the same distribution' scores with finite samples)."""
-
-    descriptors: dict[str, dict[str, float]]
-    mean_overlap: float
-    reference_mean_overlap: float
-
-
-@dataclass
-class EvaluationReport:
-    """Everything ``rhythmcan evaluate`` shows; ``to_dict`` for ``--json``."""
-
-    source: str
-    source_kind: str
-    n: int
-    seed: int
-    threshold: float
-    genres: list[str]
-    data_fingerprint: str
-    training_size: int
-    held_out_size: int
-    held_out: str
-    """Which files are held out: the model's own validation files, or drawn with a seed."""
-    held_out_copies: float
-    """Share of held-out windows that are exact (binarised) copies of training windows."""
-    per_genre: int
-    table: list[DistanceRow]
-    novelty: Novelty
-    plausibility: Plausibility
-    ambiguity: Ambiguity | None
-    notes: list[str] = field(default_factory=list)
-    texture: dict[str, TextureStats] = field(default_factory=dict)
-    genre_following: GenreFollowing | None = None
-    """Conditional models: does the judge hear the genre each pattern was asked for?"""
-    """Texture of every set (``evaluation.texture``): generated, held-out real, baselines."""
-    generated_descriptors: npt.NDArray[np.float64] = field(
-        repr=False, default_factory=lambda: np.zeros((0, len(descriptors.DESCRIPTOR_NAMES)))
-    )
-    real_descriptors: npt.NDArray[np.float64] = field(
-        repr=False, default_factory=lambda: np.zeros((0, len(descriptors.DESCRIPTOR_NAMES)))
-    )
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (the per-pattern arrays are left out)."""
-        data = asdict(self)
-        data.pop("generated_descriptors")
-        data.pop("real_descriptors")
-        data["novelty"]["nearest"] = [int(v) for v in self.novelty.nearest]
-        data["descriptor_names"] = list(descriptors.DESCRIPTOR_NAMES)
-        return data
-
-
-# --------------------------------------------------------------------------- sources
-
-
-def read_generated(path: Path, *, channel: int = 10) -> GeneratedSet:
-    """Already generated patterns: a folder of MIDI files, one MIDI file, or pattern JSON lines.
-
-    MIDI is cut into back-to-back 2-bar windows (hop 32, empty windows kept) because a
-    generator's MIDI holds one pattern after another.
-    """
-    from rhythmcan_cli.errors import MidiError
-
-    path = Path(path)
-    if path.is_dir() or path.suffix.lower() in (".mid", ".midi"):
-        from rhythmcan_cli.midi import read_midi_windows
-
-        files = (
-            sorted(p for p in path.rglob("*") if p.suffix.lower() in (".mid", ".midi"))
-            if path.is_dir()
-            else [path]
-        )
-        if not files:
-            raise DataError(f"no MIDI files (.mid, .midi) under {path}")
-        parts: list[FloatArray] = []
-        for file in files:
-            try:
-                windows = read_midi_windows(file, channel=channel, hop=STEPS, min_onsets=0)
-            except MidiError as error:
-                raise DataError(f"cannot read generated MIDI {file}: {error}") from None
-            parts.append(np.asarray(windows.windows, dtype=np.float32))
-        x = np.concatenate(parts) if parts else np.zeros((0, STEPS, N_CLASSES), np.float32)
-        return GeneratedSet(name=str(path), x=check_batch(x), kind="midi")
-    from rhythmcan_cli.sampling.patterns import read_patterns, stack_values
-
-    return GeneratedSet(name=str(path), x=stack_values(read_patterns(path)), kind="patterns")
-
-
-def sample_model(model: StoredModel, n: int, seed: int) -> FloatArray:
-    """``n`` patterns from a stored generator; conditional models spread evenly over genres."""
-    return sample_labelled(model, n, seed)[0]
-
-
-def sample_labelled(model: StoredModel, n: int, seed: int) -> tuple[FloatArray, list[str] | None]:
-    """:func:`sample_model` plus the genre each pattern was asked for (None: not conditional)."""
-    from rhythmcan_cli.sampling.patterns import stack_values
-    from rhythmcan_cli.sampling.sample import sample
-
-    generator = model.generator()
-    if generator.n_genres is None:
-        return stack_values(sample(model, n=n, seed=seed)), None
-    genres = list(model.card.genres)
-    seeds = np.random.default_rng(seed).integers(0, 2**31 - 1, size=len(genres))
-    parts = []
-    labels: list[str] = []
-    for i, genre in enumerate(genres):
-        count = n // len(genres) + (1 if i < n % len(genres) else 0)
-        if count:
-            parts.append(stack_values(sample(model, n=count, seed=int(seeds[i]), genre=genre)))
-            labels += [genre] * count
-    return np.concatenate(parts).astype(np.float32), labels
-
-
-# --------------------------------------------------------------------------- statistics
 
 
 def normalized_entropy(p: npt.ArrayLike) -> npt.NDArray[np.float64]:
@@ -287,33 +113,6 @@ def ambiguity_stats(probs: npt.ArrayLike, genres: Sequence[str]) -> AmbiguitySta
     )
 
 
-def random_baselines(
-    reference: npt.ArrayLike, n: int, seed: int, *, threshold: float = EVAL_THRESHOLD
-) -> tuple[FloatArray, FloatArray]:
-    """The paper's two random baselines, fitted to ``reference`` (method.md section 6).
-
-    1. per instrument: an onset count ~ N(mean, std) of that instrument's count in the data,
-       placed at uniformly random steps;
-    2. one total count ~ N(mean, std), scattered over all 288 cells.
-    Counts are rounded and clipped to what fits. Hits get value 1.
-    """
-    hits = distance._as_hits(reference, threshold, "the reference patterns")
-    if len(hits) < 2:
-        raise DataError("the random baselines need at least 2 reference patterns")
-    rng = np.random.default_rng(seed)
-    per = hits.sum(axis=1).astype(np.float64)  # (N, 9)
-    counts = np.clip(np.rint(rng.normal(per.mean(0), per.std(0), (n, N_CLASSES))), 0, STEPS)
-    scores = rng.random((n, STEPS, N_CLASSES))
-    ranks = scores.argsort(axis=1).argsort(axis=1)
-    first = (ranks < counts[:, None, :]).astype(np.float32)
-    total = hits.sum(axis=(1, 2)).astype(np.float64)
-    cells = STEPS * N_CLASSES
-    k = np.clip(np.rint(rng.normal(total.mean(), total.std(), n)), 0, cells)
-    flat_ranks = rng.random((n, cells)).argsort(axis=1).argsort(axis=1)
-    second = (flat_ranks < k[:, None]).astype(np.float32).reshape(n, STEPS, N_CLASSES)
-    return first, second
-
-
 def novelty_stats(nearest: npt.ArrayLike, near: int = NEAR_DISTANCE) -> NoveltyStats:
     """Summary of nearest-neighbour distances."""
     d = np.asarray(nearest, dtype=np.int64)
@@ -328,9 +127,6 @@ def novelty_stats(nearest: npt.ArrayLike, near: int = NEAR_DISTANCE) -> NoveltyS
         copy_rate=float((d == 0).mean()),
         near_rate=float((d <= near).mean()),
     )
-
-
-# --------------------------------------------------------------------------- checks
 
 
 def genre_notes(model_genres: Sequence[str], data_genres: Sequence[str], model: str) -> list[str]:
@@ -434,9 +230,6 @@ def judge_sets(
         except DataError as error:
             notes.append(f"genre-following skipped: {error}")
     return ambiguity, following
-
-
-# --------------------------------------------------------------------------- evaluate
 
 
 def evaluate(
@@ -668,78 +461,36 @@ def evaluate(
     )
 
 
-# --------------------------------------------------------------------------- plot
+def evaluate_source(
+    source: str,
+    data_dir: Path,
+    *,
+    dataset_options: Mapping[str, Any] | None = None,
+    channel: int = 10,
+    n: int = 1000,
+    seed: int = 0,
+    classifier: str | bool | None = None,
+    validation: float | None = None,
+    split_by: str | None = None,
+    dedupe: bool = False,
+    progress: ProgressCallback | None = None,
+) -> EvaluationReport:
+    """``rhythmcan evaluate`` in one call: resolve ``source`` (a model or generated patterns,
+    :func:`~rhythmcan_cli.evaluation.sets.resolve_source`), build the labelled dataset of
+    ``data_dir`` (``dataset_options`` are ``build_dataset`` keywords) and :func:`evaluate`.
+    """
+    from rhythmcan_cli.dataset import build_dataset
 
-
-def plot_report(report_: EvaluationReport, dest: Path) -> Path:
-    """A PNG: heatmap of the distance table and generated-vs-real descriptor histograms."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        from rhythmcan_cli.errors import NotAvailableError
-
-        raise NotAvailableError(
-            "--plot needs matplotlib: run 'pipx inject rhythmcan matplotlib' "
-            "or \"pip install 'rhythmcan[plot]'\""
-        ) from None
-    names = descriptors.DESCRIPTOR_NAMES
-    shown = [i for i, d in enumerate(names) if not d.startswith("density_")] + [1, 2, 3]
-    cols = 4
-    hist_rows = math.ceil(len(shown) / cols)
-    fig = plt.figure(figsize=(4 * cols, 4 + 2.6 * hist_rows))
-    grid = fig.add_gridspec(1 + hist_rows, cols, height_ratios=[1.6] + [1.0] * hist_rows)
-    ax = fig.add_subplot(grid[0, :])
-    matrix = np.array([[row.to_genre[g] for g in report_.genres] for row in report_.table])
-    image = ax.imshow(matrix, aspect="auto", cmap="viridis")
-    ax.set_xticks(range(len(report_.genres)), report_.genres, rotation=30, ha="right")
-    ax.set_yticks(
-        range(len(report_.table)),
-        [f"{r.name} (div {r.diversity:.1f})" for r in report_.table],
+    chosen = resolve_source(source, channel=channel)
+    data = build_dataset(Path(data_dir), progress=progress, **dict(dataset_options or {}))
+    return evaluate(
+        chosen,
+        data,
+        n=n,
+        seed=seed,
+        classifier=classifier,
+        validation=validation,
+        split_by=split_by,
+        dedupe=dedupe,
+        progress=progress,
     )
-    for (i, j), value in np.ndenumerate(matrix):
-        ax.text(j, i, f"{value:.1f}", ha="center", va="center", color="w", fontsize=8)
-    ax.set_title(f"mean OSA distance to each training genre: {report_.source}")
-    fig.colorbar(image, ax=ax)
-    for k, index in enumerate(shown):
-        axis = fig.add_subplot(grid[1 + k // cols, k % cols])
-        g = report_.generated_descriptors[:, index]
-        r = report_.real_descriptors[:, index]
-        both = np.concatenate([g, r])
-        edges = [float(e) for e in np.histogram_bin_edges(both, bins=20)]
-        axis.hist(r, bins=edges, alpha=0.5, density=True, label="held-out real")
-        axis.hist(g, bins=edges, alpha=0.5, density=True, label="generated")
-        oa = report_.plausibility.descriptors[names[index]]["overlap"]
-        axis.set_title(f"{names[index]} (OA {oa:.2f})", fontsize=9)
-        if k == 0:
-            axis.legend(fontsize=7)
-    fig.tight_layout()
-    dest = Path(dest)
-    kind = dest.suffix.lower().lstrip(".") or "png"
-    try:
-        if kind not in fig.canvas.get_supported_filetypes():
-            from rhythmcan_cli.errors import UsageError
-
-            raise UsageError(f"--plot cannot write {kind!r} files; use a .png, .svg or .pdf name")
-        rendered = io.BytesIO()
-        fig.savefig(rendered, dpi=100, format=kind)
-    finally:
-        plt.close(fig)
-    from rhythmcan_cli.atomic import atomic_write
-
-    atomic_write(dest, rendered.getvalue())  # whole or absent; OutputError naming dest
-    return dest
-
-
-__all__ = [
-    "ArrayClassifier",
-    "EvaluationReport",
-    "GeneratedSet",
-    "GenreClassifier",
-    "evaluate",
-    "plot_report",
-    "read_generated",
-    "resolve_classifier",
-]
