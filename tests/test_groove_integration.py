@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rhythmcan_cli import midi
 from rhythmcan_cli.dataset import build_dataset, split_by_file
+from rhythmcan_cli.midi import read as midi_read
 from rhythmcan_cli.midi import read_midi_windows
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -65,7 +65,7 @@ def test_fast_reader_agrees_with_mido_on_groove_files(groove_dir: Path) -> None:
     assert len(files) > 100
     for path in files:
         data = path.read_bytes()
-        scan = midi._scan_smf(data, 9)
+        scan = midi_read._scan_smf(data, 9)
         parsed = mido.MidiFile(file=io.BytesIO(data))
         notes, signatures, end = [], [], 0
         for track in parsed.tracks:

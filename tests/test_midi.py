@@ -24,6 +24,7 @@ from rhythmcan_cli.midi import (
     write_midi,
     write_midi_files,
 )
+from rhythmcan_cli.midi import read as midi_read
 from tests.conftest import subprocess_env
 
 KICK, SNARE, CHH = 0, 1, 2
@@ -545,11 +546,11 @@ def test_header_variants_are_refused() -> None:
 
 def test_work_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     data = make_file([every_16th(0, 200, pitch=42)])
-    monkeypatch.setattr(midi, "MAX_EVENTS", 100)
+    monkeypatch.setattr(midi_read, "MAX_EVENTS", 100)
     with pytest.raises(MidiError, match="events"):
         read_midi_windows(data)
-    monkeypatch.setattr(midi, "MAX_EVENTS", 2_000_000)
-    monkeypatch.setattr(midi, "MAX_FILE_BYTES", 100)
+    monkeypatch.setattr(midi_read, "MAX_EVENTS", 2_000_000)
+    monkeypatch.setattr(midi_read, "MAX_FILE_BYTES", 100)
     with pytest.raises(MidiError, match="MB"):
         read_midi_windows(data)
 
@@ -561,7 +562,7 @@ def test_absurd_tick_positions_are_refused() -> None:
 
 
 def test_window_count_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(midi, "MAX_WINDOWS", 3)
+    monkeypatch.setattr(midi_read, "MAX_WINDOWS", 3)
     with pytest.raises(MidiError, match="windows"):
         read_midi_windows(make_file([every_16th(0, 128, pitch=42)]), hop=16, min_onsets=1)
 
@@ -617,7 +618,7 @@ def mido_reference(
 def fast_scan(
     data: bytes, channel0: int
 ) -> tuple[list[tuple[int, int, int]], list[tuple[int, int, int]], int]:
-    scan = midi._scan_smf(data, channel0)
+    scan = midi_read._scan_smf(data, channel0)
     return sorted(scan.notes), sorted((t, n, d) for t, _, n, d in scan.signatures), scan.end
 
 
@@ -663,7 +664,7 @@ def test_fast_reader_agrees_with_mido(
         tracks = [[e for t in tracks for e in t]]
     data = make_file(tracks, kind=kind, tpb=tpb)
     assert fast_scan(data, 9) == mido_reference(data, 9)
-    assert midi._scan_smf(data, 9).ticks_per_beat == tpb
+    assert midi_read._scan_smf(data, 9).ticks_per_beat == tpb
 
 
 def test_running_status_and_system_messages_agree_with_mido() -> None:

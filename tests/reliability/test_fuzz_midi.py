@@ -20,10 +20,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rhythmcan_cli import dataset as dataset_module
-from rhythmcan_cli import midi
 from rhythmcan_cli.dataset import REASON_TOO_LARGE, build_dataset
 from rhythmcan_cli.errors import DataError, MidiError
 from rhythmcan_cli.midi import MidiWindows, read_midi_windows
+from rhythmcan_cli.midi import read as midi_read
 from tests.conftest import subprocess_env
 from tests.reliability import smf
 from tests.reliability.bounds import PER_FILE_SECONDS, time_limit
@@ -173,7 +173,7 @@ def test_event_limit_is_a_clear_skip_reason(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Past the event bound a file is refused as 'too large' and counted, not parsed on."""
-    monkeypatch.setattr(midi, "MAX_EVENTS", 500)
+    monkeypatch.setattr(midi_read, "MAX_EVENTS", 500)
     (tmp_path / "rock").mkdir()
     (tmp_path / "rock" / "big.mid").write_bytes(smf.smf([smf.drum_body(16)]))
     (tmp_path / "rock" / "small.mid").write_bytes(smf.smf([smf.drum_body(2, seed=5)]))
