@@ -67,7 +67,8 @@ def atomic_write(path: Path, data: bytes | str) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename.
 
     A killed process leaves either the old file or the new one, never a mix; the temporary
-    file is a hidden ``.NAME.*.tmp`` beside it (a unique name per writer) and is removed on
+    file is a hidden ``.NAME.PID.*.tmp`` beside it (a unique name per writer; the pid lets a
+    cleaner tell a killed writer's leftover from a live one) and is removed on
     any error, Ctrl-C or SIGTERM. Raises :class:`OutputError` naming ``path``.
     """
     path = Path(path)
@@ -76,7 +77,9 @@ def atomic_write(path: Path, data: bytes | str) -> None:
     with deferred_interrupts() as deferred:
         temp: str | None = None
         try:
-            fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            fd, temp = tempfile.mkstemp(
+                prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent
+            )
             try:
                 os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; the usual mode instead
                 _write_all(fd, payload)

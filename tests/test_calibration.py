@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from rhythmcan_cli.dataset.splits import copies_of, ready_split, split_by_group
 from rhythmcan_cli.errors import DataError
 from rhythmcan_cli.evaluation.calibration import (
     apply_temperature,
@@ -14,7 +15,6 @@ from rhythmcan_cli.evaluation.calibration import (
     judge_quality,
 )
 from rhythmcan_cli.evaluation.judging import genre_following
-from rhythmcan_cli.splits import copies_of, ready_split, split_by_group
 from tests.test_evaluate import synthetic_dataset
 
 GENRES = ("funk", "jazz", "rock")

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from rhythmcan_cli import dataset as dataset_module
 from rhythmcan_cli.cli.app import app
 from rhythmcan_cli.dataset import (
     REASON_CORRUPT,
@@ -24,6 +23,7 @@ from rhythmcan_cli.dataset import (
     parse_where,
     split_by_file,
 )
+from rhythmcan_cli.dataset import reading as dataset_module
 from rhythmcan_cli.errors import DataError, UsageError
 from rhythmcan_cli.midi import midi_bytes
 from rhythmcan_cli.progress import ProgressEvent

@@ -327,7 +327,7 @@ def test_held_out_files_are_the_models_own_validation_files() -> None:
     """A model trained on this data is compared with the files its training never saw."""
     from dataclasses import replace as dc_replace
 
-    from rhythmcan_cli.splits import held_out_split
+    from rhythmcan_cli.dataset.splits import held_out_split
 
     data = synthetic_dataset()
     model = make_stored_model("own-split", kind="can", genres=data.genres)

@@ -148,7 +148,7 @@ def judge_training_files(card: Any, data: Dataset) -> set[int] | None:
     ``evaluate`` uses this to leave the others out of the judge's quality.
     """
     from rhythmcan_cli.dataset import split_by_file
-    from rhythmcan_cli.splits import file_groups
+    from rhythmcan_cli.dataset.splits import file_groups
 
     if card is None or getattr(card, "data_fingerprint", "") != data.fingerprint:
         return None

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 import numpy.typing as npt
 
+from rhythmcan_cli.dataset.splits import copies_of, held_out_split
 from rhythmcan_cli.errors import DataError, ModelError
 from rhythmcan_cli.evaluation import descriptors, distance
 from rhythmcan_cli.evaluation.judges import (
@@ -64,7 +65,6 @@ from rhythmcan_cli.evaluation.sets import (
 from rhythmcan_cli.evaluation.texture import compare as compare_texture
 from rhythmcan_cli.grid import EVAL_THRESHOLD, check_batch
 from rhythmcan_cli.progress import ProgressCallback, report
-from rhythmcan_cli.splits import copies_of, held_out_split
 
 if TYPE_CHECKING:
     from rhythmcan_cli.dataset import Dataset

@@ -19,8 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rhythmcan_cli import dataset as dataset_module
 from rhythmcan_cli.dataset import REASON_TOO_LARGE, build_dataset
+from rhythmcan_cli.dataset import reading as dataset_module
 from rhythmcan_cli.errors import DataError, MidiError
 from rhythmcan_cli.midi import MidiWindows, read_midi_windows
 from rhythmcan_cli.midi import read as midi_read
