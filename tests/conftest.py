@@ -35,9 +35,9 @@ def no_bundled_models(
 ) -> None:
     """Tests see an empty bundled-models folder, unless marked ``bundled`` (the real ones)."""
     if request.node.get_closest_marker("bundled") is None:
-        from rhythmcan_cli import store
+        from rhythmcan_cli.store import paths as store_paths
 
-        monkeypatch.setattr(store, "BUNDLED_DIR", tmp_path_factory.mktemp("no-bundled"))
+        monkeypatch.setattr(store_paths, "BUNDLED_DIR", tmp_path_factory.mktemp("no-bundled"))
 
 
 @pytest.fixture

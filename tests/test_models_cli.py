@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from rhythmcan_cli import store
 from rhythmcan_cli.cli import models as models_cli
 from rhythmcan_cli.cli.app import app
+from rhythmcan_cli.store import paths as store_paths
 from tests.conftest import subprocess_env
 from tests.helpers import make_generator_files, make_stored_model
 
@@ -174,7 +175,7 @@ def test_rm_refuses_bundled_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     bundled = tmp_path / "bundled"
     bundled.mkdir()
     shutil.move(str(built), str(bundled / "default-can"))
-    monkeypatch.setattr(store, "BUNDLED_DIR", bundled)
+    monkeypatch.setattr(store_paths, "BUNDLED_DIR", bundled)
     code, out, _ = invoke("models", "list", "--json")
     assert [(m["name"], m["bundled"]) for m in json.loads(out)["models"]] == [("default-can", True)]
     code, _, err = invoke("models", "rm", "default-can", "--yes")

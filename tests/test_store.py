@@ -17,6 +17,9 @@ import pytest
 from rhythmcan_cli import atomic, store
 from rhythmcan_cli.errors import ModelError, StoreError
 from rhythmcan_cli.store import ModelCard
+from rhythmcan_cli.store import paths as store_paths
+from rhythmcan_cli.store import saving as store_saving
+from rhythmcan_cli.training.runs import run_lock
 from tests.conftest import subprocess_env
 
 FILES: dict[str, bytes] = {
@@ -184,7 +187,7 @@ def test_force_replaces_in_one_step_and_leaves_nothing_behind() -> None:
 
 
 def _fail_on_second_write(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = store._write_file
+    real = store_saving._write_file
     calls = {"n": 0}
 
     def flaky(target: Path, source: bytes | Path) -> str:
@@ -194,7 +197,7 @@ def _fail_on_second_write(monkeypatch: pytest.MonkeyPatch) -> None:
             raise RuntimeError("disk on fire")
         return real(target, source)
 
-    monkeypatch.setattr(store, "_write_file", flaky)
+    monkeypatch.setattr(store_saving, "_write_file", flaky)
 
 
 def test_crash_mid_write_leaves_no_model(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -221,7 +224,8 @@ KILL_MID_WRITE = """
 import os, signal
 from pathlib import Path
 from rhythmcan_cli import store
-real = store._write_file
+from rhythmcan_cli.store import saving as store_saving
+real = store_saving._write_file
 n = [0]
 def dying(target, source):
     n[0] += 1
@@ -229,7 +233,7 @@ def dying(target, source):
         target.write_bytes(b"half")
         os.kill(os.getpid(), signal.SIGKILL)
     return real(target, source)
-store._write_file = dying
+store_saving._write_file = dying
 store.save_model("killed", store.ModelCard(name="killed", kind="can", genres=["a", "b"]),
                  {"generator/model.json": b"{}", "generator/w.bin": b"0" * 100})
 """
@@ -370,7 +374,7 @@ def bundled_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (folder / "__pycache__").mkdir()  # not a model; must be skipped silently
     built = store.save_model("default-can", card(), FILES)
     shutil.move(str(built), str(folder / "default-can"))
-    monkeypatch.setattr(store, "BUNDLED_DIR", folder)
+    monkeypatch.setattr(store_paths, "BUNDLED_DIR", folder)
     return folder
 
 
@@ -406,7 +410,7 @@ def test_default_model_uses_bundled_then_user_choice(bundled_dir: Path) -> None:
 def test_missing_default_says_how_to_get_one(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(store, "BUNDLED_DIR", tmp_path / "empty")
+    monkeypatch.setattr(store_paths, "BUNDLED_DIR", tmp_path / "empty")
     with pytest.raises(ModelError) as info:
         store.default_model("can")
     assert "rhythmcan train DATA_DIR --mode can --name NAME" in str(info.value)
@@ -426,8 +430,8 @@ def test_classifier_has_no_generator() -> None:
 
 HOLD_LOCK = """
 import sys
-from rhythmcan_cli import store
-with store.run_lock("busy"):
+from rhythmcan_cli.training.runs import run_lock
+with run_lock("busy"):
     print("locked", flush=True)
     sys.stdin.read()
 """
@@ -445,27 +449,27 @@ def test_run_lock_excludes_a_second_process() -> None:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
         with (
             pytest.raises(StoreError, match=rf"already running \(pid {holder.pid}\)"),
-            store.run_lock("busy"),
+            run_lock("busy"),
         ):
             pass
-        with store.run_lock("other") as folder:  # other names are free
+        with run_lock("other") as folder:  # other names are free
             assert folder == store.runs_dir() / "other"
     finally:
         holder.kill()  # SIGKILL: no cleanup code runs, the kernel drops the lock
         holder.wait(timeout=30)
-    with store.run_lock("busy"):  # released when the holder dies
+    with run_lock("busy"):  # released when the holder dies
         pass
 
 
 def test_run_lock_is_exclusive_within_a_process_too() -> None:
     with (
-        store.run_lock("x"),
+        run_lock("x"),
         pytest.raises(StoreError, match="already running"),
-        store.run_lock("x"),
+        run_lock("x"),
     ):
         pass
     with pytest.raises(StoreError):
-        store.run_lock("../x").__enter__()
+        run_lock("../x").__enter__()
 
 
 # ---------------------------------------------------------------- versions, imports

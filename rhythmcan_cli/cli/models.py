@@ -286,9 +286,10 @@ def rm(
 ) -> None:
     """Remove a model from the store (bundled defaults cannot be removed)."""
     from rhythmcan_cli import store
+    from rhythmcan_cli.store import paths as store_paths
 
     folder = run(lambda: store.model_path(name))
-    if folder.parent == store.BUNDLED_DIR:
+    if folder.parent == store_paths.BUNDLED_DIR:
         run(lambda: store.remove_model(name))  # refuses: bundled defaults stay
     if not yes:
         if not _stdin_is_terminal():

@@ -1,5 +1,6 @@
 """Run folders: ``<store root>/runs/<name>/`` with ``run.json`` (what ``--resume``
-continues), ``checkpoints/``, ``metrics.jsonl``; creating, reusing, refusing and clearing them.
+continues), ``checkpoints/``, ``metrics.jsonl``; creating, reusing, refusing and clearing them,
+and the run lock (one training run per name).
 """
 
 from __future__ import annotations
@@ -8,15 +9,16 @@ import contextlib
 import dataclasses
 import json
 import math
+import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rhythmcan_cli.atomic import atomic_write
+from rhythmcan_cli.atomic import atomic_write, output_error
 from rhythmcan_cli.errors import DataError, ModelError, StoreError, UsageError
 from rhythmcan_cli.training.config import (
     TrainConfig,
@@ -172,3 +174,44 @@ def json_number(value: float) -> float | int | None:
         if isinstance(value, float) and value.is_integer() and abs(value) < 2**53
         else value
     )
+
+
+@contextlib.contextmanager
+def run_lock(name: str) -> Iterator[Path]:
+    """Hold the exclusive lock of training run ``name``; yields the run folder.
+
+    A second holder (another process) gets StoreError at once instead of waiting.
+    """
+    import fcntl
+
+    from rhythmcan_cli.store import run_path
+
+    folder = run_path(name)
+    lock_file = folder / ".lock"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as error:
+        raise output_error(lock_file, error) from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as error:
+            try:
+                holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "unknown"
+            except OSError:
+                holder = "unknown"
+            raise StoreError(
+                f"a training run named {name!r} is already running (pid {holder}); "
+                "wait for it or choose another --name"
+            ) from error
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        try:
+            yield folder
+        finally:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)

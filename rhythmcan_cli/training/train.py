@@ -58,6 +58,7 @@ from rhythmcan_cli.training.runs import (
     model_exists,
     prepare_folder,
     run_dir,
+    run_lock,
     trim_metrics,
 )
 from rhythmcan_cli.training.steps import Trainer
@@ -158,7 +159,6 @@ def train(
     another thread (Ctrl-C) finishes the current step, checkpoints and returns with
     ``interrupted=True`` and no model stored.
     """
-    from rhythmcan_cli import store
 
     load_tensorflow()
     config = config or TrainConfig()
@@ -168,7 +168,7 @@ def train(
     if not resume and not force and model_exists(name):
         raise StoreError(f"a model named {name!r} exists: choose another --name or add --force")
     try:
-        with store.run_lock(name):
+        with run_lock(name):
             return _train_locked(
                 dataset,
                 mode,

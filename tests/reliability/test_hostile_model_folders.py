@@ -24,6 +24,7 @@ from rhythmcan_cli.cli.app import app
 from rhythmcan_cli.errors import ModelError, StoreError
 from rhythmcan_cli.formats.layers_model import MODEL_JSON, SHARD_NAME, read_layers_model
 from rhythmcan_cli.formats.model_folder import remove_tree
+from rhythmcan_cli.store import cards as store_cards
 from rhythmcan_cli.tfjs.exchange import import_model
 from tests.conftest import subprocess_env
 from tests.helpers import generator_layers_model, make_stored_model
@@ -299,7 +300,7 @@ def hidden_shard_model() -> store.StoredModel:
         },
     )
     (saved / "generator" / ".w.bin").write_bytes(files[SHARD_NAME])
-    return store.StoredModel(saved, store._read_card(saved, "hidden"))
+    return store.StoredModel(saved, store_cards.read_card(saved, "hidden"))
 
 
 def test_a_hidden_weight_file_is_covered_by_the_checksums() -> None:
