@@ -289,28 +289,6 @@ def test_classifier_is_trained_on_the_fly_and_cached() -> None:
     )
 
 
-def test_plot_without_matplotlib_names_the_install_command(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    data_dir = midi_corpus(tmp_path / "data")
-    write_midi(genre_patterns(1, 4, np.random.default_rng(1)), tmp_path / "g.mid")
-    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
-    result = runner.invoke(
-        app,
-        [
-            "evaluate",
-            str(tmp_path / "g.mid"),
-            str(data_dir),
-            "--no-classifier",
-            "--plot",
-            str(tmp_path / "p.png"),
-        ],
-    )
-    assert result.exit_code == 1
-    assert "pipx inject rhythmcan matplotlib" in result.output
-    assert "rhythmcan[plot]" in result.output
-
-
 def test_sampled_pattern_json_lines_are_a_source(tmp_path: Path) -> None:
     from rhythmcan_cli.sampling.patterns import write_patterns
     from rhythmcan_cli.sampling.sample import sample
