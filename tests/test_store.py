@@ -19,6 +19,7 @@ from rhythmcan_cli.errors import ModelError, StoreError
 from rhythmcan_cli.store import ModelCard
 from rhythmcan_cli.store import paths as store_paths
 from rhythmcan_cli.store import saving as store_saving
+from rhythmcan_cli.store import stored as store_stored
 from rhythmcan_cli.training.runs import run_lock
 from tests.conftest import subprocess_env
 
@@ -225,6 +226,7 @@ import os, signal
 from pathlib import Path
 from rhythmcan_cli import store
 from rhythmcan_cli.store import saving as store_saving
+from rhythmcan_cli.store import stored as store_stored
 real = store_saving._write_file
 n = [0]
 def dying(target, source):
@@ -329,7 +331,7 @@ def test_model_removed_while_being_read_is_a_model_error(monkeypatch: pytest.Mon
         store.remove_model("m1")  # another command's 'models rm' lands right now
         return real(folder, rel, where)
 
-    monkeypatch.setattr(store, "sha256_inside", racing)
+    monkeypatch.setattr(store_stored, "sha256_inside", racing)
     with pytest.raises(ModelError, match="vanished"):
         store.open_model("m1")
 
@@ -344,7 +346,7 @@ def test_model_removed_during_listing_is_simply_gone(monkeypatch: pytest.MonkeyP
             store.remove_model("b")
         return real(folder, rel, where)
 
-    monkeypatch.setattr(store, "sha256_inside", racing)
+    monkeypatch.setattr(store_stored, "sha256_inside", racing)
     listing = store.scan_models()
     assert [m.name for m in listing.models] == ["a"]
     assert listing.broken == []
