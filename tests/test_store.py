@@ -226,7 +226,6 @@ import os, signal
 from pathlib import Path
 from rhythmcan_cli import store
 from rhythmcan_cli.store import saving as store_saving
-from rhythmcan_cli.store import stored as store_stored
 real = store_saving._write_file
 n = [0]
 def dying(target, source):
