@@ -16,6 +16,7 @@ import pytest
 
 from rhythmcan_cli import engine
 from rhythmcan_cli.engine import Generator
+from rhythmcan_cli.engine import generator as engine_generator
 from rhythmcan_cli.errors import DataError, ModelError
 from rhythmcan_cli.formats.layers_model import LayersModel, read_layers_model
 from tests.helpers import generator_layers_model
@@ -203,7 +204,7 @@ def test_generate_is_batched_consistently_across_chunks(monkeypatch: pytest.Monk
     gen = Generator.from_layers_model(generator_layers_model(seed=6))
     z = np.random.default_rng(0).normal(size=(10, 8)).astype(np.float32)
     whole = gen.generate(z)
-    monkeypatch.setattr(engine, "_CHUNK", 3)
+    monkeypatch.setattr(engine_generator, "_CHUNK", 3)
     np.testing.assert_allclose(gen.generate(z), whole, atol=1e-6)
     assert whole.min() >= 0.0 and whole.max() <= 1.0
 

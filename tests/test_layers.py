@@ -184,3 +184,13 @@ def test_missing_model_json_is_a_model_error(tmp_path: Path) -> None:
 def test_a_folder_reads_its_model_json(tmp_path: Path) -> None:
     write_layers_model(generator_layers_model(), tmp_path)
     assert read_layers_model(tmp_path).weights.keys() == generator_layers_model().weights.keys()
+
+
+def test_one_registry_of_layers_the_engine_runs_and_the_keras_bridge_writes() -> None:
+    """The engine's registry is the list of supported layers; the Keras bridge writes a 2.3.1
+    config for exactly those, so a layer cannot be supported in one place and not the other."""
+    from rhythmcan_cli.engine import LAYERS, SUPPORTED_LAYERS
+    from rhythmcan_cli.training.keras_io import CONFIGS
+
+    assert set(SUPPORTED_LAYERS) == {"InputLayer", *LAYERS}
+    assert set(CONFIGS) == set(SUPPORTED_LAYERS)

@@ -11,7 +11,7 @@ TensorFlow/Keras are imported inside the functions: training, export and import 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -57,76 +57,108 @@ def _histories(value: Any) -> Iterator[str]:
             yield from _histories(item)
 
 
-def _config_2_3_1(class_name: str, name: str, cfg: dict[str, Any]) -> dict[str, Any]:
+Config = dict[str, Any]
+
+
+def _input_layer(base: Config, cfg: Config) -> Config:
+    shape = cfg.get("batch_shape") or cfg.get("batch_input_shape") or []
+    return {
+        "batch_input_shape": list(shape),
+        "dtype": base["dtype"],
+        "sparse": False,
+        "name": base["name"],
+    }
+
+
+def _dense(base: Config, cfg: Config) -> Config:
+    return {
+        **base,
+        "units": int(cfg["units"]),
+        "activation": _activation_name(cfg.get("activation")),
+        "use_bias": bool(cfg.get("use_bias", True)),
+    }
+
+
+def _leaky_relu(base: Config, cfg: Config) -> Config:
+    slope: Any = cfg.get("negative_slope", cfg.get("alpha", 0.3))
+    return {**base, "alpha": float(slope)}
+
+
+def _batch_normalization(base: Config, cfg: Config) -> Config:
+    axis = cfg.get("axis", -1)
+    if isinstance(axis, list):
+        axis = axis[0]
+    return {
+        **base,
+        "axis": int(axis),
+        "momentum": float(cfg.get("momentum", 0.99)),
+        "epsilon": float(cfg.get("epsilon", 1e-3)),
+        "center": bool(cfg.get("center", True)),
+        "scale": bool(cfg.get("scale", True)),
+    }
+
+
+def _lstm(base: Config, cfg: Config) -> Config:
+    return {
+        **base,
+        "return_sequences": bool(cfg.get("return_sequences", False)),
+        "return_state": False,
+        "go_backwards": bool(cfg.get("go_backwards", False)),
+        "stateful": False,
+        "unroll": False,
+        "units": int(cfg["units"]),
+        "activation": _activation_name(cfg.get("activation", "tanh")),
+        "recurrent_activation": _activation_name(cfg.get("recurrent_activation", "sigmoid")),
+        "use_bias": bool(cfg.get("use_bias", True)),
+        "unit_forget_bias": bool(cfg.get("unit_forget_bias", True)),
+        "dropout": 0.0,
+        "recurrent_dropout": 0.0,
+        "implementation": 2,
+    }
+
+
+def _embedding(base: Config, cfg: Config) -> Config:
+    return {
+        **base,
+        "input_dim": int(cfg["input_dim"]),
+        "output_dim": int(cfg["output_dim"]),
+        "mask_zero": bool(cfg.get("mask_zero", False)),
+    }
+
+
+CONFIGS: dict[str, Callable[[Config, Config], Config]] = {
+    "InputLayer": _input_layer,
+    "Dense": _dense,
+    "LeakyReLU": _leaky_relu,
+    "BatchNormalization": _batch_normalization,
+    "Reshape": lambda base, cfg: {
+        **base,
+        "target_shape": [int(d) for d in cfg["target_shape"]],
+    },
+    "Dropout": lambda base, cfg: {
+        **base,
+        "rate": float(cfg.get("rate", 0.0)),
+        "noise_shape": None,
+        "seed": None,
+    },
+    "LSTM": _lstm,
+    "Embedding": _embedding,
+    "Flatten": lambda base, cfg: {**base, "data_format": "channels_last"},
+    "Multiply": lambda base, cfg: base,
+    "Concatenate": lambda base, cfg: {**base, "axis": int(cfg.get("axis", -1))},
+    "Activation": lambda base, cfg: {**base, "activation": _activation_name(cfg.get("activation"))},
+}
+"""The 2.3.1 config writer of every layer the engine runs (keys: ``engine.SUPPORTED_LAYERS``;
+tests/test_layers.py keeps the two in step)."""
+
+
+def _config_2_3_1(class_name: str, name: str, cfg: Config) -> Config:
     """A clean 2.3.1 config for one supported layer (only keys both TF.js and Keras read)."""
-    base: dict[str, Any] = {"name": name, "trainable": True, "dtype": _dtype_name(cfg.get("dtype"))}
-    if class_name == "InputLayer":
-        shape = cfg.get("batch_shape") or cfg.get("batch_input_shape") or []
-        return {
-            "batch_input_shape": list(shape),
-            "dtype": base["dtype"],
-            "sparse": False,
-            "name": name,
-        }
-    if class_name == "Dense":
-        return {
-            **base,
-            "units": int(cfg["units"]),
-            "activation": _activation_name(cfg.get("activation")),
-            "use_bias": bool(cfg.get("use_bias", True)),
-        }
-    if class_name == "LeakyReLU":
-        slope = cfg.get("negative_slope", cfg.get("alpha", 0.3))
-        return {**base, "alpha": float(slope)}
-    if class_name == "BatchNormalization":
-        axis = cfg.get("axis", -1)
-        if isinstance(axis, list):
-            axis = axis[0]
-        return {
-            **base,
-            "axis": int(axis),
-            "momentum": float(cfg.get("momentum", 0.99)),
-            "epsilon": float(cfg.get("epsilon", 1e-3)),
-            "center": bool(cfg.get("center", True)),
-            "scale": bool(cfg.get("scale", True)),
-        }
-    if class_name == "Reshape":
-        return {**base, "target_shape": [int(d) for d in cfg["target_shape"]]}
-    if class_name == "Dropout":
-        return {**base, "rate": float(cfg.get("rate", 0.0)), "noise_shape": None, "seed": None}
-    if class_name == "LSTM":
-        return {
-            **base,
-            "return_sequences": bool(cfg.get("return_sequences", False)),
-            "return_state": False,
-            "go_backwards": bool(cfg.get("go_backwards", False)),
-            "stateful": False,
-            "unroll": False,
-            "units": int(cfg["units"]),
-            "activation": _activation_name(cfg.get("activation", "tanh")),
-            "recurrent_activation": _activation_name(cfg.get("recurrent_activation", "sigmoid")),
-            "use_bias": bool(cfg.get("use_bias", True)),
-            "unit_forget_bias": bool(cfg.get("unit_forget_bias", True)),
-            "dropout": 0.0,
-            "recurrent_dropout": 0.0,
-            "implementation": 2,
-        }
-    if class_name == "Embedding":
-        return {
-            **base,
-            "input_dim": int(cfg["input_dim"]),
-            "output_dim": int(cfg["output_dim"]),
-            "mask_zero": bool(cfg.get("mask_zero", False)),
-        }
-    if class_name == "Flatten":
-        return {**base, "data_format": "channels_last"}
-    if class_name == "Multiply":
-        return base
-    if class_name == "Concatenate":
-        return {**base, "axis": int(cfg.get("axis", -1))}
-    if class_name == "Activation":
-        return {**base, "activation": _activation_name(cfg.get("activation"))}
-    raise ModelError(f"layer {name} ({class_name}) is not supported")  # pragma: no cover
+    base: Config = {"name": name, "trainable": True, "dtype": _dtype_name(cfg.get("dtype"))}
+    writer = CONFIGS.get(class_name)
+    if writer is None:
+        raise ModelError(f"layer {name} ({class_name}) is not supported")
+    return writer(base, cfg)
 
 
 def to_layers_model(model: keras.Model) -> LayersModel:
