@@ -20,6 +20,7 @@ from rhythmcan_cli.cli.console import err, out, run
 from rhythmcan_cli.cli.options import Force, Json
 from rhythmcan_cli.cli.printable import printable
 from rhythmcan_cli.errors import RhythmcanError, UsageError
+from rhythmcan_cli.kinds import GENERATOR_KINDS
 
 if TYPE_CHECKING:
     from rhythmcan_cli.store import BrokenModel, StoredModel
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 app = typer.Typer(help="List, inspect, remove and import stored models.", no_args_is_help=True)
 
 Name = Annotated[str, typer.Argument(help="The model's name (see 'rhythmcan models list').")]
-IMPORT_KINDS = ("can", "cgan", "gan")
 
 
 def _cell(text: object) -> Text:
@@ -343,8 +343,8 @@ def import_model(
         from rhythmcan_cli.store import validate_name
 
         validate_name(name)
-        if kind is not None and kind not in IMPORT_KINDS:
-            raise UsageError(f"--kind must be one of {', '.join(IMPORT_KINDS)}, not {kind!r}")
+        if kind is not None and kind not in GENERATOR_KINDS:
+            raise UsageError(f"--kind must be one of {', '.join(GENERATOR_KINDS)}, not {kind!r}")
         genre_list = None
         if genres is not None:
             genre_list = [g.strip() for g in genres.split(",") if g.strip()]

@@ -1,7 +1,7 @@
 """How ``rhythmcan train`` names a run and continues it exactly as it was started.
 
 A run records the options of the command that started it (``run.json``'s ``command``, see
-``rhythmcan_cli.training.train.read_run``). ``--resume`` takes every option the user does not give
+``rhythmcan_cli.training.runs.read_run``). ``--resume`` takes every option the user does not give
 again from that record, so ``rhythmcan train DATA --name NAME --resume`` continues the run
 as started; an option given again with another value is refused in one line, since it would
 silently train a different model. The exceptions are options that change how the run is
@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Mapping
-from enum import Enum
 from pathlib import Path
 from typing import Any, Final
 
@@ -32,9 +31,7 @@ PATH_OPTIONS: Final = frozenset({"labels"})
 
 
 def jsonable(value: Any) -> Any:
-    """An option's value as JSON keeps it (enums by value, paths as text, tuples as lists)."""
-    if isinstance(value, Enum):
-        return value.value
+    """An option's value as JSON keeps it (paths as text, tuples as lists)."""
     if isinstance(value, Path):
         return str(value)
     if isinstance(value, (list, tuple)):
@@ -69,8 +66,6 @@ def _restore(key: str, value: Any, current: Any) -> Any:
     """A recorded value as the command's parameter holds it."""
     if value is None:
         return None
-    if isinstance(current, Enum):
-        return type(current)(value)
     if key in PATH_OPTIONS:
         return Path(value)
     return value

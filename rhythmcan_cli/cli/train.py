@@ -7,16 +7,17 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from enum import Enum
 from types import FrameType
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Final, Optional
 
 import typer
 
 from rhythmcan_cli.cli import options as opt
 from rhythmcan_cli.cli.console import err, out, progress_bar, run
 from rhythmcan_cli.errors import UsageError
+from rhythmcan_cli.kinds import ModelKind, Strategy
 from rhythmcan_cli.progress import ProgressEvent
+from rhythmcan_cli.training.config import TrainConfig
 
 if TYPE_CHECKING:
     from rhythmcan_cli.training.config import TrainResult
@@ -25,20 +26,8 @@ SIZES = "Model sizes"
 LOOP = "Training loop"
 
 
-class Mode(str, Enum):
-    """What to train."""
-
-    gan = "gan"
-    cgan = "cgan"
-    can = "can"
-    classifier = "classifier"
-
-
-class Strategy(str, Enum):
-    """How to spread training over devices."""
-
-    default = "default"
-    mirrored = "mirrored"
+DEFAULTS: Final = TrainConfig()
+"""Every option's default comes from here (the paper's configuration), not from copies."""
 
 
 def _parse_dense(text: str) -> tuple[int, ...]:
@@ -116,7 +105,7 @@ def train(
             show_default=False,
         ),
     ] = None,
-    mode: Annotated[Mode, typer.Option("--mode", help="What to train.")] = Mode.can,
+    mode: Annotated[ModelKind, typer.Option("--mode", help="What to train.")] = "can",
     epochs: Annotated[
         int,
         typer.Option(
@@ -142,7 +131,7 @@ def train(
         typer.Option(
             "--batch-size", min=1, max=65536, help="Patterns per step.", rich_help_panel=LOOP
         ),
-    ] = 64,
+    ] = DEFAULTS.batch_size,
     validation: Annotated[
         float,
         typer.Option(
@@ -152,7 +141,7 @@ def train(
             help="Share of files held out for validation.",
             rich_help_panel=LOOP,
         ),
-    ] = 0.1,
+    ] = DEFAULTS.validation,
     checkpoint_every: Annotated[
         int,
         typer.Option(
@@ -161,7 +150,7 @@ def train(
             help="Epochs between checkpoints (0: only at the end).",
             rich_help_panel=LOOP,
         ),
-    ] = 5,
+    ] = DEFAULTS.checkpoint_every,
     d_steps: Annotated[
         int | None,
         typer.Option(
@@ -181,7 +170,7 @@ def train(
             "head, ramps, TTUR, smoothing, instance noise, minibatch std (docs/training.md).",
             rich_help_panel=LOOP,
         ),
-    ] = "paper",
+    ] = DEFAULTS.recipe,
     recipe_options: Annotated[
         list[str] | None,
         typer.Option(
@@ -219,13 +208,13 @@ def train(
     strategy: Annotated[
         Strategy,
         typer.Option("--strategy", help="mirrored: all visible GPUs, or a TF_CONFIG cluster."),
-    ] = Strategy.default,
+    ] = "default",
     lstm_units: Annotated[
         int,
         typer.Option(
             "--lstm-units", min=1, max=4096, help="Generator LSTM units.", rich_help_panel=SIZES
         ),
-    ] = 128,
+    ] = DEFAULTS.lstm_units,
     dense: Annotated[
         str,
         typer.Option(
@@ -233,7 +222,7 @@ def train(
             help="Generator dense sizes, the last a multiple of 32.",
             rich_help_panel=SIZES,
         ),
-    ] = "512,1024",
+    ] = ",".join(map(str, DEFAULTS.dense)),
     d_lstm_units: Annotated[
         int,
         typer.Option(
@@ -243,7 +232,7 @@ def train(
             help="Real/fake branch BiLSTM units.",
             rich_help_panel=SIZES,
         ),
-    ] = 64,
+    ] = DEFAULTS.d_lstm_units,
     d_dense: Annotated[
         int,
         typer.Option(
@@ -253,7 +242,7 @@ def train(
             help="Real/fake branch dense units.",
             rich_help_panel=SIZES,
         ),
-    ] = 256,
+    ] = DEFAULTS.d_dense_units,
     genre_lstm_units: Annotated[
         int,
         typer.Option(
@@ -263,7 +252,7 @@ def train(
             help="Genre branch (and classifier) BiLSTM units.",
             rich_help_panel=SIZES,
         ),
-    ] = 128,
+    ] = DEFAULTS.genre_lstm_units,
     genre_dense: Annotated[
         int,
         typer.Option(
@@ -273,17 +262,17 @@ def train(
             help="Genre branch (and classifier) dense units.",
             rich_help_panel=SIZES,
         ),
-    ] = 512,
+    ] = DEFAULTS.genre_dense_units,
     description: Annotated[
         str, typer.Option("--description", help="One line about the model, stored on its card.")
-    ] = "",
+    ] = DEFAULTS.description,
     attribution: Annotated[
         str,
         typer.Option(
             "--attribution",
             help="Credit for the training data, stored on the card (e.g. the dataset's licence).",
         ),
-    ] = "",
+    ] = DEFAULTS.attribution,
     as_json: opt.Json = False,
     quiet: opt.Quiet = False,
 ) -> None:
@@ -301,12 +290,11 @@ def train(
     def action() -> TrainResult:
         nonlocal run_name
         from rhythmcan_cli.cli import run_options as ro
-        from rhythmcan_cli.training.config import TrainConfig
         from rhythmcan_cli.training.recipes import parse_options
         from rhythmcan_cli.training.runs import read_run
         from rhythmcan_cli.training.train import train_from_folder
 
-        run_name = name or ro.default_name(data_dir, mode.value, reuse=resume or force)
+        run_name = name or ro.default_name(data_dir, mode, reuse=resume or force)
         if name is None and not quiet:
             err.print(f"no --name given: the model is named '{run_name}'", highlight=False)
         record = read_run(run_name) if resume else None
@@ -358,13 +346,13 @@ def train(
             return train_from_folder(
                 data_dir,
                 dataset_options=dataset_options,
-                mode=p["mode"].value,
+                mode=p["mode"],
                 name=run_name,
                 epochs=target,
                 config=config,
                 resume=resume,
                 force=force,
-                strategy=p["strategy"].value,
+                strategy=p["strategy"],
                 progress=callback,
                 stop=stop,
                 command=ro.command_record(p),

@@ -18,11 +18,7 @@ from typing import Any, Final
 
 from rhythmcan_cli.errors import ModelError
 from rhythmcan_cli.grid import N_CLASSES, STEPS
-
-KINDS: Final[tuple[str, ...]] = ("gan", "cgan", "can", "classifier")
-"""Model kinds a card may declare."""
-GENERATOR_KINDS: Final[tuple[str, ...]] = ("gan", "cgan", "can")
-"""Kinds that hold a generator (what ``export-tfjs`` writes and ``models import`` reads)."""
+from rhythmcan_cli.kinds import GENERATOR_KINDS, KINDS
 
 MAX_GENRES: Final = 1000
 MAX_LABEL_CHARS: Final = 200

@@ -19,7 +19,7 @@ The package names the stage's public API; paths.py, cards.py, stored.py, saving.
 defaults.py hold it.
 """
 
-from rhythmcan_cli.formats.card_schema import KINDS
+from rhythmcan_cli.kinds import KINDS
 from rhythmcan_cli.store.cards import GENERATOR_JSON, ModelCard, package_versions
 from rhythmcan_cli.store.defaults import DEFAULT_NAMES, default_model, set_default_model
 from rhythmcan_cli.store.paths import (

@@ -12,11 +12,11 @@ from rhythmcan_cli.atomic import (
     atomic_write,
 )
 from rhythmcan_cli.errors import ModelError, StoreError
-from rhythmcan_cli.formats.card_schema import KINDS
 from rhythmcan_cli.formats.model_folder import (
     parse_json,
     read_inside,
 )
+from rhythmcan_cli.kinds import KINDS
 
 if TYPE_CHECKING:
     pass

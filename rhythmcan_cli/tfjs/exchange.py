@@ -19,7 +19,7 @@ from typing import Any, Final
 from rhythmcan_cli.atomic import output_error, write_batch
 from rhythmcan_cli.engine import Generator
 from rhythmcan_cli.errors import DataError, ModelError, UsageError
-from rhythmcan_cli.formats.card_schema import GENERATOR_KINDS, check_field, check_metadata
+from rhythmcan_cli.formats.card_schema import check_field, check_metadata
 from rhythmcan_cli.formats.layers_model import MODEL_JSON, LayersModel, read_layers_model
 from rhythmcan_cli.formats.model_folder import (
     MAX_JSON_BYTES,
@@ -29,6 +29,7 @@ from rhythmcan_cli.formats.model_folder import (
     read_inside,
 )
 from rhythmcan_cli.grid import CLASS_NAMES, DEFAULT_THRESHOLD, N_CLASSES, OUTPUT_PITCHES, STEPS
+from rhythmcan_cli.kinds import GENERATOR_KINDS
 from rhythmcan_cli.store import GENERATOR_JSON, ModelCard, StoredModel, open_model, save_model
 from rhythmcan_cli.tfjs.device import (
     DEVICE_NONE,

@@ -13,16 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 from rhythmcan_cli.errors import DataError, UsageError
 from rhythmcan_cli.grid import DEFAULT_THRESHOLD
+from rhythmcan_cli.kinds import GENRE_MODES, MODES, STRATEGIES
 from rhythmcan_cli.training import recipes
 
 if TYPE_CHECKING:
     from rhythmcan_cli.dataset import Dataset
-
-
-MODES = ("gan", "cgan", "can", "classifier")
-
-
-STRATEGIES = ("default", "mirrored")
 
 
 @dataclass(frozen=True)
@@ -188,7 +183,7 @@ def check_data(data: Dataset, mode: str) -> None:
         raise DataError(
             "the dataset has no usable 2-bar windows: check the folder, --channel and --min-onsets"
         )
-    if mode in ("cgan", "can", "classifier") and len(data.genres) < 2:
+    if mode in GENRE_MODES and len(data.genres) < 2:
         found = data.genres[0] if data.genres else "none"
         raise DataError(
             f"mode {mode!r} needs at least 2 genres, found 1 ({found}): use sub-folders per genre "

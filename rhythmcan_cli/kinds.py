@@ -1,0 +1,23 @@
+"""The vocabularies of models and training, one Literal each (their tuples derive from them).
+
+A model's kind is also the training mode that makes it: ``gan`` (plain GAN), ``cgan``
+(conditional on genre), ``can`` (Creative-GAN: the genre-ambiguity loss) and ``classifier``
+(the independent genre judge). The first three are generators; the classifier is not.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal, get_args
+
+ModelKind = Literal["gan", "cgan", "can", "classifier"]
+GeneratorKind = Literal["gan", "cgan", "can"]
+Strategy = Literal["default", "mirrored"]
+"""``default``: one device; ``mirrored``: data-parallel over GPUs or a TF_CONFIG cluster."""
+
+KINDS: Final[tuple[ModelKind, ...]] = get_args(ModelKind)
+GENERATOR_KINDS: Final[tuple[GeneratorKind, ...]] = get_args(GeneratorKind)
+MODES: Final[tuple[ModelKind, ...]] = KINDS
+"""Training modes: one per model kind."""
+GENRE_MODES: Final[tuple[ModelKind, ...]] = ("cgan", "can", "classifier")
+"""Modes that need at least two genres in the data."""
+STRATEGIES: Final[tuple[Strategy, ...]] = get_args(Strategy)
