@@ -27,6 +27,7 @@ from rhythmcan_cli.errors import AudioError, UsageError
 from rhythmcan_cli.sampling.patterns import (
     SampledPattern,
 )
+from rhythmcan_cli.vocabulary import DEFAULT_KIT
 
 PLAY_WAV: Final = "last-play.wav"
 
@@ -120,7 +121,7 @@ def play(
     *,
     wav: Path | None = None,
     soundfont: Path | str | None = None,
-    kit: str = "standard",
+    kit: str = DEFAULT_KIT,
     loops: int = 1,
     bpm: float | None = None,
     require_audio: bool = False,
@@ -140,7 +141,7 @@ def play_patterns(
     *,
     wav: Path | None = None,
     soundfont: Path | str | None = None,
-    kit: str = "standard",
+    kit: str = DEFAULT_KIT,
     loops: int = 1,
     bpm: float | None = None,
     swing: float = 0.0,

@@ -28,21 +28,13 @@ from rhythmcan_cli.audio.scores import (
     check_size,
 )
 from rhythmcan_cli.errors import AudioError, UsageError
+from rhythmcan_cli.vocabulary import DEFAULT_KIT, DRUM_KITS
 
 Int16Audio = npt.NDArray[np.int16]
 """16-bit samples (frames, channels)."""
 
-KITS: Final[dict[str, int]] = {
-    "standard": 0,
-    "room": 8,
-    "power": 16,
-    "electronic": 24,
-    "tr-808": 25,
-    "jazz": 32,
-    "brush": 40,
-    "orchestra": 48,
-}
-"""General MIDI (GS) drum kits: preset numbers in bank 128."""
+KITS: Final = DRUM_KITS
+"""General MIDI (GS) drum kits: preset numbers in bank 128 (vocabulary.py)."""
 
 
 SOUNDFONT_PATHS: Final[tuple[str, ...]] = (
@@ -121,7 +113,7 @@ def render_fluidsynth(
     score: Score,
     soundfont: Path,
     *,
-    kit: str = "standard",
+    kit: str = DEFAULT_KIT,
     samplerate: int = SAMPLE_RATE,
     tail_s: float = TAIL_S,
 ) -> tuple[Int16Audio, list[str]]:
@@ -188,7 +180,7 @@ def render(
     score: Score,
     *,
     soundfont: Path | str | None = None,
-    kit: str = "standard",
+    kit: str = DEFAULT_KIT,
     samplerate: int = SAMPLE_RATE,
 ) -> Rendered:
     """Render with FluidSynth when it and a SoundFont are there, else with the built-in synth.

@@ -30,6 +30,7 @@ from rhythmcan_cli.cli.console import err, run
 from rhythmcan_cli.cli.options import Model, Seed
 from rhythmcan_cli.cli.play import Kit, SoundFont
 from rhythmcan_cli.errors import AudioError, RhythmcanError, UsageError
+from rhythmcan_cli.vocabulary import DEFAULT_KIT
 
 if TYPE_CHECKING:
     from rhythmcan_cli.sampling.jam import Jam, JamState
@@ -242,7 +243,7 @@ def jam(
     ] = Path("."),
     no_audio: Annotated[bool, typer.Option("--no-audio", help="Show the grid only.")] = False,
     soundfont: SoundFont = None,
-    kit: Kit = "standard",
+    kit: Kit = DEFAULT_KIT,
 ) -> None:
     """Jam live: a pattern loops while keys make new ones, vary, lock voices, save.
 

@@ -20,7 +20,7 @@ from rhythmcan_cli.cli.console import err, out, run
 from rhythmcan_cli.cli.options import Force, Json
 from rhythmcan_cli.cli.printable import printable
 from rhythmcan_cli.errors import RhythmcanError, UsageError
-from rhythmcan_cli.kinds import GENERATOR_KINDS
+from rhythmcan_cli.vocabulary import GENERATOR_KINDS
 
 if TYPE_CHECKING:
     from rhythmcan_cli.store import BrokenModel, StoredModel

@@ -10,11 +10,11 @@ import typer
 
 from rhythmcan_cli.cli.console import err, run
 from rhythmcan_cli.cli.options import Quiet
+from rhythmcan_cli.vocabulary import DEFAULT_KIT, DRUM_KITS
 
 if TYPE_CHECKING:
     from rhythmcan_cli.audio import PlayResult
 
-KIT_NAMES = ("standard", "room", "power", "electronic", "tr-808", "jazz", "brush", "orchestra")
 
 Sources = Annotated[
     Optional[list[str]],  # noqa: UP045
@@ -41,7 +41,7 @@ SoundFont = Annotated[
 ]
 Kit = Annotated[
     str,
-    typer.Option("--kit", help=f"Drum kit of the SoundFont: {', '.join(KIT_NAMES)}."),
+    typer.Option("--kit", help=f"Drum kit of the SoundFont: {', '.join(DRUM_KITS)}."),
 ]
 RequireAudio = Annotated[
     bool,
@@ -96,7 +96,7 @@ def play(
     sources: Sources = None,
     wav: Wav = None,
     soundfont: SoundFont = None,
-    kit: Kit = "standard",
+    kit: Kit = DEFAULT_KIT,
     loops: PlayLoops = 1,
     bpm: PlayBpm = None,
     require_audio: RequireAudio = False,

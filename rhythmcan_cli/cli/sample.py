@@ -39,6 +39,7 @@ from rhythmcan_cli.cli.steering import (
     VoiceThreshold,
 )
 from rhythmcan_cli.errors import DataError, UsageError
+from rhythmcan_cli.vocabulary import DEFAULT_KIT
 
 if TYPE_CHECKING:
     from rhythmcan_cli.audio import PlayResult
@@ -204,7 +205,7 @@ def sample(
     force: Force = False,
     play: Play = False,
     soundfont: SoundFont = None,
-    kit: Kit = "standard",
+    kit: Kit = DEFAULT_KIT,
     require_audio: RequireAudio = False,
     quiet: Quiet = False,
     like: Like = None,

@@ -15,9 +15,9 @@ import typer
 from rhythmcan_cli.cli import options as opt
 from rhythmcan_cli.cli.console import err, out, progress_bar, run
 from rhythmcan_cli.errors import UsageError
-from rhythmcan_cli.kinds import ModelKind, Strategy
 from rhythmcan_cli.progress import ProgressEvent
 from rhythmcan_cli.training.config import TrainConfig
+from rhythmcan_cli.vocabulary import ModelKind, Strategy
 
 if TYPE_CHECKING:
     from rhythmcan_cli.training.config import TrainResult

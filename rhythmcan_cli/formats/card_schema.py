@@ -18,7 +18,7 @@ from typing import Any, Final
 
 from rhythmcan_cli.errors import ModelError
 from rhythmcan_cli.grid import N_CLASSES, STEPS
-from rhythmcan_cli.kinds import GENERATOR_KINDS, KINDS
+from rhythmcan_cli.vocabulary import GENERATOR_KINDS, KINDS
 
 MAX_GENRES: Final = 1000
 MAX_LABEL_CHARS: Final = 200

@@ -19,7 +19,6 @@ The package names the stage's public API; paths.py, cards.py, stored.py, saving.
 defaults.py hold it.
 """
 
-from rhythmcan_cli.kinds import KINDS
 from rhythmcan_cli.store.cards import GENERATOR_JSON, ModelCard, package_versions
 from rhythmcan_cli.store.defaults import DEFAULT_NAMES, default_model, set_default_model
 from rhythmcan_cli.store.paths import (
@@ -41,6 +40,7 @@ from rhythmcan_cli.store.stored import (
     open_model,
     scan_models,
 )
+from rhythmcan_cli.vocabulary import KINDS
 
 __all__ = [
     "CARD_FILE",

@@ -16,7 +16,7 @@ from rhythmcan_cli.formats.model_folder import (
     parse_json,
     read_inside,
 )
-from rhythmcan_cli.kinds import KINDS
+from rhythmcan_cli.vocabulary import KINDS
 
 if TYPE_CHECKING:
     pass

@@ -29,7 +29,6 @@ from rhythmcan_cli.formats.model_folder import (
     read_inside,
 )
 from rhythmcan_cli.grid import CLASS_NAMES, DEFAULT_THRESHOLD, N_CLASSES, OUTPUT_PITCHES, STEPS
-from rhythmcan_cli.kinds import GENERATOR_KINDS
 from rhythmcan_cli.store import GENERATOR_JSON, ModelCard, StoredModel, open_model, save_model
 from rhythmcan_cli.tfjs.device import (
     DEVICE_NONE,
@@ -38,6 +37,7 @@ from rhythmcan_cli.tfjs.device import (
     device_slots,
     select_genres,
 )
+from rhythmcan_cli.vocabulary import GENERATOR_KINDS
 
 METADATA_KEY: Final = "rhythmcan"
 """Key of rhythmcan's metadata in model.json's ``userDefinedMetadata``."""

@@ -21,7 +21,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Final
 
 from rhythmcan_cli.errors import UsageError
-from rhythmcan_cli.kinds import STRATEGIES
+from rhythmcan_cli.vocabulary import STRATEGIES
 
 if TYPE_CHECKING:
     import tensorflow as tf

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from rhythmcan_cli.errors import DataError, UsageError
 from rhythmcan_cli.grid import DEFAULT_THRESHOLD
-from rhythmcan_cli.kinds import GENRE_MODES, MODES, STRATEGIES
 from rhythmcan_cli.training import recipes
+from rhythmcan_cli.vocabulary import GENRE_MODES, MODES, STRATEGIES
 
 if TYPE_CHECKING:
     from rhythmcan_cli.dataset import Dataset

@@ -1,4 +1,6 @@
-"""The vocabularies of models and training, one Literal each (their tuples derive from them).
+"""The tool's fixed vocabularies, one source each: model kinds, training modes and strategies
+(Literals; their tuples derive from them) and the General MIDI drum kits. The drum classes and
+pitch maps are the pattern's own vocabulary and live in grid.py.
 
 A model's kind is also the training mode that makes it: ``gan`` (plain GAN), ``cgan``
 (conditional on genre), ``can`` (Creative-GAN: the genre-ambiguity loss) and ``classifier``
@@ -21,3 +23,16 @@ MODES: Final[tuple[ModelKind, ...]] = KINDS
 GENRE_MODES: Final[tuple[ModelKind, ...]] = ("cgan", "can", "classifier")
 """Modes that need at least two genres in the data."""
 STRATEGIES: Final[tuple[Strategy, ...]] = get_args(Strategy)
+
+DRUM_KITS: Final[dict[str, int]] = {
+    "standard": 0,
+    "room": 8,
+    "power": 16,
+    "electronic": 24,
+    "tr-808": 25,
+    "jazz": 32,
+    "brush": 40,
+    "orchestra": 48,
+}
+"""General MIDI (GS) drum kits by name: their preset numbers in bank 128."""
+DEFAULT_KIT: Final = "standard"
