@@ -269,7 +269,6 @@ def test_cli_bad_input_exits_non_zero_with_one_line(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_classifier_is_trained_on_the_fly_and_cached() -> None:
-    pytest.importorskip("tensorflow")
     from rhythmcan_cli.store import open_model
 
     data = synthetic_dataset()

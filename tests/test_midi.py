@@ -107,7 +107,8 @@ def test_round_trip_exact_cells_and_velocities() -> None:
 
 
 def test_written_notes_read_by_mido_and_pretty_midi() -> None:
-    pretty_midi = pytest.importorskip("pretty_midi")
+    import pretty_midi
+
     pattern = random_patterns(1, seed=3)[0]
     data = midi_bytes(pattern, threshold=0.2, bpm=100.0)
     expected = sorted(

@@ -5,12 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from rhythmcan_cli.engine import SUPPORTED_LAYERS
 from rhythmcan_cli.errors import UsageError
-
-keras = pytest.importorskip("keras")
-
-from rhythmcan_cli.engine import SUPPORTED_LAYERS  # noqa: E402
-from rhythmcan_cli.training import networks as models  # noqa: E402
+from rhythmcan_cli.training import networks as models
 
 ENGINE_LAYERS = set(SUPPORTED_LAYERS)  # what the numpy engine runs
 

@@ -206,7 +206,6 @@ def test_import_checks_options_before_doing_anything(tmp_path: Path) -> None:
 
 
 def test_import_stores_a_tfjs_generator(tmp_path: Path) -> None:
-    pytest.importorskip("rhythmcan_cli.tfjs.exchange")
     make_generator_files(tmp_path, n_genres=None, seed=3)
     code, _, err = invoke(
         "models",
@@ -236,7 +235,6 @@ def test_import_stores_a_tfjs_generator(tmp_path: Path) -> None:
 
 
 def test_import_the_2020_release_model(tokui_model: Path) -> None:
-    pytest.importorskip("rhythmcan_cli.tfjs.exchange")
     code, _, err = invoke("models", "import", str(tokui_model), "--name", "tokui", "--kind", "can")
     assert code == 0, err
     code, out, _ = invoke("models", "show", "tokui", "--json")

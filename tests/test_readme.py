@@ -76,7 +76,8 @@ def test_install_line_uses_sudo_when_there_is_one(tmp_path: Path) -> None:
 
 def test_the_plain_install_includes_matplotlib_for_evaluate_plot() -> None:
     """The README installs '.' without extras, so --plot's matplotlib must be a dependency."""
-    tomllib = pytest.importorskip("tomllib")
+    import tomllib
+
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     assert any(re.match(r"matplotlib\b", dep) for dep in project["dependencies"])
     assert "pipx install . " in _install_block()

@@ -7,17 +7,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
+from rhythmcan_cli import store
 from rhythmcan_cli.dataset import Dataset, DatasetReport
 from rhythmcan_cli.errors import UsageError
 from rhythmcan_cli.training import recipes
-
-tf = pytest.importorskip("tensorflow")
-
-from rhythmcan_cli import store  # noqa: E402
-from rhythmcan_cli.training.config import TrainConfig  # noqa: E402
-from rhythmcan_cli.training.steps import Trainer  # noqa: E402
-from rhythmcan_cli.training.train import train  # noqa: E402
+from rhythmcan_cli.training.config import TrainConfig
+from rhythmcan_cli.training.steps import Trainer
+from rhythmcan_cli.training.train import train
 
 SIZES = {
     "batch_size": 8,

@@ -9,18 +9,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
+from rhythmcan_cli import store
 from rhythmcan_cli.dataset import Dataset, DatasetReport
 from rhythmcan_cli.errors import DataError, StoreError, UsageError
 from rhythmcan_cli.progress import ProgressEvent
-
-tf = pytest.importorskip("tensorflow")
-
-from rhythmcan_cli import store  # noqa: E402
-from rhythmcan_cli.training import losses  # noqa: E402
-from rhythmcan_cli.training.config import TrainConfig  # noqa: E402
-from rhythmcan_cli.training.steps import Trainer  # noqa: E402
-from rhythmcan_cli.training.train import train  # noqa: E402
+from rhythmcan_cli.training import losses
+from rhythmcan_cli.training.config import TrainConfig
+from rhythmcan_cli.training.steps import Trainer
+from rhythmcan_cli.training.train import train
 
 TINY = TrainConfig(
     batch_size=8,

@@ -13,8 +13,6 @@ from rhythmcan_cli import store
 from rhythmcan_cli.cli.app import app
 from rhythmcan_cli.midi import write_midi
 
-pytest.importorskip("tensorflow")
-
 TINY_ARGS = [
     "--epochs",
     "2",

@@ -10,11 +10,7 @@ import json
 import subprocess
 import sys
 
-import pytest
-
 from tests.conftest import subprocess_env
-
-pytest.importorskip("tensorflow")
 
 PROBE = r"""
 import json

@@ -17,8 +17,6 @@ import pytest
 
 from tests.conftest import subprocess_env
 
-pytest.importorskip("tensorflow")
-
 PROBE = r"""
 import json, os
 import numpy as np

@@ -31,7 +31,6 @@ from rhythmcan_cli.midi import write_midi
 from tests.conftest import subprocess_env
 from tests.test_train_cli import TINY_ARGS, _write_genre
 
-pytest.importorskip("tensorflow")
 pytestmark = pytest.mark.slow
 
 ABSL_LINE = re.compile(r"^[EWIF]\d{4} ", re.M)

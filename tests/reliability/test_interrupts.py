@@ -75,7 +75,8 @@ def metric_epochs(run: Path) -> list[int]:
 
 def checkpoint_epoch(run: Path) -> int:
     """The epoch counter saved in the run's latest checkpoint (TensorFlow, in this process)."""
-    tf = pytest.importorskip("tensorflow")
+    import tensorflow as tf
+
     latest = tf.train.latest_checkpoint(str(run / "checkpoints"))
     assert latest is not None, "no checkpoint"
     reader = tf.train.load_checkpoint(latest)
@@ -96,7 +97,6 @@ def no_model_named(name: str) -> None:
 @pytest.mark.slow
 def test_train_killed_locked_interrupted_and_resumed(tmp_path: Path, isolated_home: Path) -> None:
     """One run through the whole story (TensorFlow starts four times, so it is one test)."""
-    pytest.importorskip("tensorflow")
     data = write_drum_folder(tmp_path / "data")
     run = isolated_home / "runs" / "r"
     base = ["train", str(data), "--name", "r", *TINY_TRAIN]
@@ -279,7 +279,6 @@ def test_killing_the_builder_leaves_no_orphan_workers(tmp_path: Path) -> None:
 
 
 def test_killed_models_import_never_lists_a_half_model(tmp_path: Path) -> None:
-    pytest.importorskip("rhythmcan_cli.tfjs.exchange")
     make_generator_files(tmp_path, seed=4, tiny=False)  # paper sizes: a write worth killing
     source = tmp_path / "generator" / "model.json"
     rng = random.Random(3)

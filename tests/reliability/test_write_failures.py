@@ -121,8 +121,6 @@ def test_export_tfjs_into_a_read_only_folder(ro: Path, sub: str) -> None:
 def test_evaluate_report_into_a_read_only_folder(
     ro: Path, patterns: Path, tmp_path: Path, option: str
 ) -> None:
-    if option == "--plot":
-        pytest.importorskip("matplotlib")
     name = "r.json" if option == "--json" else "r.png"
     data = str(tmp_path / "data")
     code, _, err = invoke(
@@ -320,7 +318,6 @@ def test_a_file_cut_short_by_a_size_limit_is_not_left(tmp_path: Path, name: str)
 @pytest.mark.parametrize("size", ["8k", "40k"])
 def test_train_on_a_full_disk_is_one_line(tmp_path: Path, size: str) -> None:
     """8 KiB fills at the metrics log, 40 KiB at a TensorFlow checkpoint (a traceback before)."""
-    pytest.importorskip("tensorflow")
     from tests.reliability.test_interrupts import TINY_TRAIN
 
     data = write_drum_folder(tmp_path / "data")
