@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import BinaryIO, Final
 
 from rhythmcan_cli.errors import DataError
-from rhythmcan_cli.formats.model_folder import file_kind  # one wording for FIFOs, devices, folders
 
 READ_CHUNK: Final = 1 << 20
 """Bytes asked of the OS per read call."""
@@ -40,6 +39,21 @@ class InputError(DataError):
     def __init__(self, message: str, reason: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+def file_kind(mode: int) -> str:
+    """What a non-regular file is, in words."""
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
 
 
 def megabytes(size: int) -> str:

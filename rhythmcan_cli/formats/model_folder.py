@@ -31,6 +31,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Final
 
 from rhythmcan_cli.errors import ModelError
+from rhythmcan_cli.inputs import file_kind
 
 MAX_JSON_BYTES: Final = 16 * 1024 * 1024
 """Largest model.json / card.json / metadata file read (the paper's model.json is 5 kB)."""
@@ -45,21 +46,6 @@ _CHUNK: Final = 1 << 20
 
 class UnsafeFileError(ModelError):
     """A model file that is a link, pipe, device, socket or folder, or larger than allowed."""
-
-
-def file_kind(mode: int) -> str:
-    """What a non-regular file is, in words."""
-    if stat.S_ISLNK(mode):
-        return "a symbolic link"
-    if stat.S_ISDIR(mode):
-        return "a folder"
-    if stat.S_ISFIFO(mode):
-        return "a pipe (FIFO)"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    return "not a regular file"
 
 
 def _flags() -> int:
