@@ -43,11 +43,13 @@ def generator_layers_model(
     final_leaky: float | None = None,
     conditioning: str = "multiply",
     genre_dim: int = 4,
+    output_head: str = "lstm",
 ) -> LayersModel:
     """The generator as a LayersModel (2.3.1 dialect) with random weights from ``seed``.
 
     ``last_activation="tanh", final_leaky=0.3`` gives the 2020 conditional model's ending;
-    ``conditioning="concat"`` concatenates a ``genre_dim`` embedding with z (the AC recipe).
+    ``conditioning="concat"`` concatenates a ``genre_dim`` embedding with z (the AC recipe);
+    ``output_head="dense"`` ends in ``LSTM(9, tanh) pattern_lstm -> Dense(9, sigmoid) pattern``.
     """
     rng = np.random.default_rng(seed)
     layers: list[dict[str, Any]] = []
@@ -123,11 +125,10 @@ def generator_layers_model(
         _layer("dropout", "Dropout", {"rate": 0.1, "noise_shape": None, "seed": None}, "reshape")
     )
     h, width = "dropout", features
-    for name, units, act in (
-        ("lstm_1", lstm_units, "tanh"),
-        ("lstm_2", lstm_units, "tanh"),
-        ("pattern", 9, last_activation),
-    ):
+    last = (
+        ("pattern_lstm", 9, "tanh") if output_head == "dense" else ("pattern", 9, last_activation)
+    )
+    for name, units, act in (("lstm_1", lstm_units, "tanh"), ("lstm_2", lstm_units, "tanh"), last):
         layers.append(
             _layer(
                 name,
@@ -154,6 +155,13 @@ def generator_layers_model(
         w(f"{name}/recurrent_kernel", units, 4 * units)
         w(f"{name}/bias", 4 * units, scale=0.1)
         h, width = name, units
+    if output_head == "dense":
+        layers.append(
+            _layer("pattern", "Dense", {"units": 9, "activation": "sigmoid", "use_bias": True}, h)
+        )
+        w("pattern/kernel", width, 9)
+        w("pattern/bias", 9, scale=0.1)
+        h = "pattern"
     if final_leaky is not None:
         layers.append(_layer("pattern_leaky", "LeakyReLU", {"alpha": final_leaky}, h))
         h = "pattern_leaky"

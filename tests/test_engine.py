@@ -61,6 +61,7 @@ def _randomise(model: Any, seed: int) -> None:
 @pytest.mark.parametrize(
     ("n_genres", "tiny", "conditioning"),
     [
+        (None, True, "dense-head"),
         (None, True, "multiply"),
         (4, True, "multiply"),
         (4, True, "concat"),
@@ -76,6 +77,8 @@ def test_engine_equals_keras_for_trainable_generators(
     from rhythmcan_cli.training.networks import build_generator
 
     sizes: dict[str, Any] = {"z_dim": 8, "dense": (16, 64), "lstm_units": 8} if tiny else {}
+    if conditioning == "dense-head":  # beyond the paper: LSTM(tanh) -> Dense(sigmoid)
+        sizes, conditioning = {**sizes, "output_head": "dense"}, "multiply"
     model = build_generator(n_genres=n_genres, conditioning=conditioning, **sizes)
     _randomise(model, seed=7)
     gen = Generator.from_layers_model(to_layers_model(model))
@@ -96,6 +99,7 @@ def test_engine_equals_keras_for_trainable_generators(
         (3, {}),
         (3, {"last_activation": "tanh", "final_leaky": 0.3}),
         (3, {"conditioning": "concat", "genre_dim": 5}),
+        (None, {"output_head": "dense"}),
     ],
 )
 def test_engine_equals_keras_for_files_written_without_tensorflow(
@@ -161,16 +165,18 @@ def test_to_keras_round_trips_through_to_layers_model(keras: Any) -> None:
         np.testing.assert_array_equal(back.weights[name], array)
 
 
-@pytest.mark.parametrize("n_genres", [None, 3])
-def test_helper_files_have_the_form_of_trained_generators(keras: Any, n_genres: int | None) -> None:
+@pytest.mark.parametrize(("n_genres", "head"), [(None, "lstm"), (3, "lstm"), (None, "dense")])
+def test_helper_files_have_the_form_of_trained_generators(
+    keras: Any, n_genres: int | None, head: str
+) -> None:
     """tests.helpers writes exactly what keras_io writes for build_generator's models."""
     from rhythmcan_cli.training.keras_io import to_layers_model
     from rhythmcan_cli.training.networks import build_generator
 
     trained = to_layers_model(
-        build_generator(z_dim=8, n_genres=n_genres, dense=(16, 64), lstm_units=8)
+        build_generator(z_dim=8, n_genres=n_genres, dense=(16, 64), lstm_units=8, output_head=head)
     )
-    helper = generator_layers_model(n_genres=n_genres)
+    helper = generator_layers_model(n_genres=n_genres, output_head=head)
     assert {layer["name"]: layer for layer in trained.layers} == {
         layer["name"]: layer for layer in helper.layers
     }

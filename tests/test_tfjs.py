@@ -297,8 +297,10 @@ def test_exports_run_in_tfjs_like_the_numpy_engine(tmp_path: Path, version: str,
         {"n_genres": 3, "last_activation": "tanh", "final_leaky": 0.3},
         # The AC recipe's conditional generator: a genre embedding concatenated with z.
         {"n_genres": 3, "conditioning": "concat", "genre_dim": 4},
+        # Beyond the paper: LSTM(9, tanh) -> Dense(9, sigmoid) per step.
+        {"output_head": "dense"},
     ],
-    ids=["hard-sigmoid", "cgan-2020-ending", "cgan-concat"],
+    ids=["hard-sigmoid", "cgan-2020-ending", "cgan-concat", "dense-head"],
 )
 def test_other_generator_variants_match_tfjs(
     tmp_path: Path, version: str, variant: dict[str, Any]

@@ -57,6 +57,12 @@ class TrainConfig:
     instance_noise: float = 0.0
     instance_noise_epochs: float = 0.0
     minibatch_std: bool = False
+    # Beyond the paper (rhythmcan_cli/training/beyond.py; off in every recipe).
+    ambiguity_realness: bool = False
+    density_weight: float = 0.0
+    genre_freeze_epochs: float = 0.0
+    zero_below: float = 0.0
+    output_head: str = "lstm"
     validation: float = 0.1
     """Share of files held out for validation (split by file, never by window)."""
     checkpoint_every: int = 5

@@ -6,7 +6,8 @@ read back by the numpy engine, and checkpoints are matched by name on resume.
 
 The generator uses only layers the numpy engine supports (InputLayer, Dense, LeakyReLU,
 BatchNormalization, Reshape, Dropout, LSTM, Embedding, Flatten, Multiply, Concatenate) and
-always ends in a sigmoid LSTM, so its output is in [0, 1] like the velocities it is trained on.
+ends in a sigmoid (the paper's sigmoid LSTM, or a Dense after a tanh LSTM), so its output is
+in [0, 1] like the velocities it is trained on.
 
 Keras is imported inside the builders: importing this module stays cheap.
 """
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from rhythmcan_cli.errors import UsageError
 from rhythmcan_cli.grid import N_CLASSES, STEPS
+from rhythmcan_cli.training.beyond import OUTPUT_HEADS
 
 if TYPE_CHECKING:
     import keras
@@ -65,6 +67,7 @@ def build_generator(
     name: str = "generator",
     conditioning: str = "multiply",
     genre_dim: int = GENRE_DIM,
+    output_head: str = "lstm",
 ) -> keras.Model:
     """The generator: z (and a genre embedding) -> dense trunk -> LSTMs -> (32, 9) in [0, 1].
 
@@ -74,6 +77,9 @@ def build_generator(
     from N(0, 1) is concatenated with z (see ``CONDITIONINGS``). Both layers are named
     ``genre_embedding`` / ``genre_flatten`` / ``z_genre``, and genre blends stay linear in the
     embedding rows. Default sizes give the paper's 802,152 parameters (unconditional).
+    ``output_head="dense"`` (beyond the paper, ``beyond.py``) ends in ``LSTM(9, tanh)``
+    named ``pattern_lstm`` and a per-step ``Dense(9, sigmoid)`` named ``pattern`` instead of
+    the paper's ``LSTM(9, sigmoid)``.
     """
     import keras
     from keras import layers
@@ -87,6 +93,10 @@ def build_generator(
         )
     if genre_dim < 1:
         raise UsageError(f"the genre embedding size must be positive, got {genre_dim}")
+    if output_head not in OUTPUT_HEADS:
+        raise UsageError(
+            f"output head must be one of {', '.join(OUTPUT_HEADS)}, got {output_head!r}"
+        )
     z = keras.Input(shape=(z_dim,), name="z")
     inputs: list[keras.KerasTensor] = [z]
     h = z
@@ -116,9 +126,13 @@ def build_generator(
     h = layers.Dropout(dropout, name="dropout")(h)
     h = layers.LSTM(lstm_units, return_sequences=True, name="lstm_1")(h)
     h = layers.LSTM(lstm_units, return_sequences=True, name="lstm_2")(h)
-    out = layers.LSTM(
-        N_CLASSES, return_sequences=True, activation="sigmoid", name=GENERATOR_OUTPUT
-    )(h)
+    if output_head == "dense":
+        h = layers.LSTM(N_CLASSES, return_sequences=True, name="pattern_lstm")(h)
+        out = layers.Dense(N_CLASSES, activation="sigmoid", name=GENERATOR_OUTPUT)(h)
+    else:
+        out = layers.LSTM(
+            N_CLASSES, return_sequences=True, activation="sigmoid", name=GENERATOR_OUTPUT
+        )(h)
     return keras.Model(inputs if n_genres is not None else z, out, name=name)
 
 

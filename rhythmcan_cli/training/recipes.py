@@ -28,8 +28,10 @@ issue 13 asks for, each of which is also a training option of its own, recorded 
   batch's mean per-cell standard deviation as an extra input channel, so a batch of one
   repeated roll looks unlike a real batch (ProGAN's remedy for mode collapse).
 
-None of these is beyond the paper's *ideas* except where marked in docs/training.md; the
-weights of the two heads' losses and the ramps are this project's choices.
+None of these is beyond the paper's *ideas*; the weights of the two heads' losses and the
+ramps are this project's choices. The options that ARE beyond the paper (realness-weighted
+ambiguity, per-drum density matching, a frozen genre head, exact zeros, a dense output head)
+live in ``rhythmcan_cli/training/beyond.py``; every preset leaves them off.
 
 This module holds the presets and the small pieces of maths the train step uses (ramps,
 class weights, the minibatch-stddev layer); TensorFlow is imported inside functions.
@@ -44,6 +46,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rhythmcan_cli.errors import UsageError
+from rhythmcan_cli.training.beyond import check_beyond
 
 if TYPE_CHECKING:
     import keras
@@ -67,6 +70,12 @@ PAPER: Final[dict[str, Any]] = {
     "instance_noise": 0.0,
     "instance_noise_epochs": 0.0,
     "minibatch_std": False,
+    # Beyond the paper (docs/training.md "Beyond the paper"; ``beyond.py``): off in every preset.
+    "ambiguity_realness": False,
+    "density_weight": 0.0,
+    "genre_freeze_epochs": 0.0,
+    "zero_below": 0.0,
+    "output_head": "lstm",
 }
 """The paper's values of every recipe option (method.md sections 3-4)."""
 
@@ -161,6 +170,7 @@ def check_options(values: Mapping[str, Any]) -> list[tuple[bool, str]]:
             "class weight, ramps and instance noise must be 0 or more",
         ),
         (lr_genre is None or lr_genre > 0, "--lr-genre must be positive"),
+        *check_beyond(values),
     ]
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rhythmcan_cli.errors import UsageError
+from rhythmcan_cli.grid import N_CLASSES
 from rhythmcan_cli.training import recipes
 from rhythmcan_cli.training.config import (
     TrainConfig,
@@ -29,6 +30,7 @@ class Trainer:
         config: TrainConfig,
         strategy: tf.distribute.Strategy,
         class_weights: np.ndarray | None = None,
+        real_density: np.ndarray | None = None,
     ) -> None:
         import keras
         import tensorflow as tf
@@ -55,6 +57,9 @@ class Trainer:
         )
         real = config.real_label
         self.real_label = real if real is not None else (0.9 if mode == "cgan" else 1.0)
+        self.real_density = tf.constant(
+            real_density if real_density is not None else np.zeros(N_CLASSES, np.float32)
+        )
         c = config
         with strategy.scope():
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
@@ -79,6 +84,7 @@ class Trainer:
                     c.lstm_units,
                     c.dropout,
                     conditioning=c.conditioning,
+                    output_head=c.output_head,
                 )
                 if mode == "gan":
                     self.discriminator = models.build_discriminator(
@@ -199,10 +205,14 @@ class Trainer:
         return tf.nn.scale_regularization_loss(tf.add_n(model.losses))
 
     def _generate(self, z: tf.Tensor, y: tf.Tensor, training: bool) -> tf.Tensor:
+        from rhythmcan_cli.training.beyond import zero_gate
+
         assert self.generator is not None
         if self.mode == "cgan":
-            return self.generator([z, y[:, None]], training=training)
-        return self.generator(z, training=training)
+            fake = self.generator([z, y[:, None]], training=training)
+        else:
+            fake = self.generator(z, training=training)
+        return zero_gate(fake, self.config.zero_below) if training else fake
 
     def _judge(
         self, x: tf.Tensor, y: tf.Tensor, training: bool
@@ -296,7 +306,7 @@ class Trainer:
     def _g_step(self, y: tf.Tensor, z: tf.Tensor, progress: tf.Tensor) -> dict[str, tf.Tensor]:
         import tensorflow as tf
 
-        from rhythmcan_cli.training import losses
+        from rhythmcan_cli.training import beyond, losses
 
         assert self.generator is not None and self.discriminator is not None
         c = self.config
@@ -322,9 +332,15 @@ class Trainer:
                 weight = c.class_weight * recipes.ramp(progress, c.class_ramp_epochs)
                 total = total + weight * out["g_class"]
             elif genre_p is not None:
-                out["g_ambiguity"] = self._avg(losses.ambiguity_loss(genre_p))
+                ambiguity = losses.ambiguity_loss(genre_p)
+                if c.ambiguity_realness:  # beyond the paper (beyond.py)
+                    ambiguity = ambiguity * beyond.realness_weight(fake_p)
+                out["g_ambiguity"] = self._avg(ambiguity)
                 weight = self.w * recipes.ramp(progress, c.ambiguity_ramp_epochs)
                 total = total + weight * out["g_ambiguity"]
+            if c.density_weight > 0:  # beyond the paper (beyond.py)
+                out["g_density"] = beyond.density_loss(fake, self.real_density) / self.replicas
+                total = total + c.density_weight * out["g_density"]
         variables = self.generator.trainable_variables
         grads = tape.gradient(total, variables)
         self.opt_g.apply_gradients(zip(grads, variables, strict=True))
@@ -376,6 +392,10 @@ class Trainer:
         """One discriminator step on a global batch; ``progress``: epochs done (fractional)."""
         import tensorflow as tf
 
+        from rhythmcan_cli.training.beyond import genre_frozen
+
+        if self.genre_vars and genre_frozen(progress, self.config.genre_freeze_epochs):
+            self.opt_genre.learning_rate.assign(0.0)  # beyond the paper: a fixed genre head
         result = self._d_fn(*self.distribute(x, y, z), tf.constant(progress, tf.float32))
         self.d_updates.assign_add(1)
         return {k: float(v) for k, v in result.items()}

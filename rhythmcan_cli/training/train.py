@@ -229,6 +229,8 @@ def _run(
 ) -> TrainResult:
     import tensorflow as tf
 
+    from rhythmcan_cli.training import beyond
+
     seed_everything(seed)
     strat = (
         strategy
@@ -243,6 +245,7 @@ def _run(
         config,
         strat,
         recipes.class_weights(train_data.y, len(dataset.genres)),
+        beyond.real_density(train_data.x) if config.density_weight > 0 else None,
     )
     ckpt_dir = (
         folder / "checkpoints" if chief else Path(tempfile.mkdtemp(prefix="rhythmcan-worker-"))

@@ -1,0 +1,129 @@
+"""Training options BEYOND the ICCC 2020 paper, tried against the Creative-GAN's rolls (issue 13).
+
+The paper's Creative-GAN (method.md sections 3-4) and the ``tuned`` recipe (``recipes.py``)
+still rolled: one drum held on every step, confident and flat, which the issue traced to G
+dodging the genre head with off-manifold patterns. Each option here is a training option of
+its own (``train --option KEY=VALUE``), recorded on the card (``card.training``) and in
+``run.json``, and OFF in every preset, so ``--recipe paper`` still reproduces the paper:
+
+- ``ambiguity_realness`` (bool): the per-example ambiguity loss is weighted by
+  ``2 * stop_gradient(D_real(G(z)))``, so G earns genre ambiguity only on patterns the
+  real/fake branch finds real (weight 1 at D's equilibrium 0.5, 0 on patterns D rejects). A
+  roll that confuses the genre head but not the real/fake branch no longer pays.
+- ``density_weight`` (float): G's loss adds ``density_weight`` times the mean over the 9
+  drums of ``(log(m_fake + 0.01) - log(m_real + 0.01))^2``, ``m`` being a drum's mean cell
+  value (velocity, 0 when off) over the batch and steps, ``m_real`` over all training
+  windows. A mid-tom at 6x its real density costs ~3 at weight 1; the log makes rare drums
+  (crash, high tom) count as much as the hats.
+- ``genre_freeze_epochs`` (float): after that many epochs the genre head stops learning (its
+  own optimizer's learning rate is set to 0; needs ``lr_genre``), so the ambiguity comes from
+  a fixed classifier trained on real patterns instead of one that keeps chasing G's output.
+  BatchNorm statistics of the head still follow the real batches it sees.
+- ``zero_below`` (float): every generated cell below this value becomes exactly 0 before the
+  discriminator sees it (straight-through: the gradient passes as if it had not), because
+  87 % of real cells are exactly 0 and 41 % of generated off-cells were above 1e-3, a cue D
+  could spend its capacity on. Sampling needs no change: the card's threshold (which must be
+  at least ``zero_below``) already maps those cells to rests.
+- ``output_head`` (``lstm`` | ``dense``): the generator's last layer. ``lstm`` is the paper's
+  ``LSTM(9, sigmoid)``, whose ``h = o * sigmoid(c)`` holds a value for free; ``dense`` is
+  ``LSTM(9, tanh) -> Dense(9, sigmoid)`` per step, which the numpy engine and TF.js already
+  run (``models.build_generator``).
+
+TensorFlow is imported inside functions: importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Final
+
+import numpy as np
+import numpy.typing as npt
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+
+OUTPUT_HEADS: Final = ("lstm", "dense")
+"""The generator's last layer: the paper's sigmoid LSTM, or a tanh LSTM then a sigmoid Dense."""
+DENSITY_EPSILON: Final = 0.01
+"""Added to both mean cell values before the log of ``density_loss`` (rare drums stay finite)."""
+
+
+def check_beyond(values: Mapping[str, Any]) -> list[tuple[bool, str]]:
+    """(ok, message) pairs for the options of this module (``recipes.check_options`` adds them)."""
+    zero_below = float(values.get("zero_below", 0.0))
+    threshold = values.get("threshold")
+    freeze = float(values.get("genre_freeze_epochs", 0.0))
+    return [
+        (
+            values.get("output_head", "lstm") in OUTPUT_HEADS,
+            f"--option output_head must be one of {', '.join(OUTPUT_HEADS)}",
+        ),
+        (float(values.get("density_weight", 0.0)) >= 0.0, "density_weight must be 0 or more"),
+        (freeze >= 0.0, "genre_freeze_epochs must be 0 or more"),
+        (
+            freeze <= 0.0 or values.get("lr_genre") is not None,
+            "genre_freeze_epochs needs the genre head's own optimizer: set lr_genre too",
+        ),
+        (0.0 <= zero_below < 1.0, "zero_below must be in [0, 1)"),
+        (
+            threshold is None or zero_below <= float(threshold),
+            f"zero_below ({zero_below}) must not exceed the sampling threshold ({threshold})",
+        ),
+    ]
+
+
+def real_density(x: npt.ArrayLike) -> npt.NDArray[np.float32]:
+    """Mean cell value per drum over windows and steps: (N, T, C) -> (C,), density_loss's target."""
+    values = np.asarray(x, dtype=np.float64)
+    means: npt.NDArray[np.float32] = (
+        values.reshape(-1, values.shape[-1]).mean(axis=0).astype(np.float32)
+    )
+    return means
+
+
+def density_loss(fake: tf.Tensor, real_mean: tf.Tensor) -> tf.Tensor:
+    """Squared log-ratio of the batch's per-drum mean cell value to the real one, mean over drums.
+
+    One value for the (local) batch, not per example: a density is a batch statistic. The
+    train step divides it by the number of replicas so the replicas' sum is the mean.
+    """
+    import tensorflow as tf
+
+    fake_mean = tf.reduce_mean(fake, axis=[0, 1])
+    ratio = tf.math.log(fake_mean + DENSITY_EPSILON) - tf.math.log(real_mean + DENSITY_EPSILON)
+    return tf.reduce_mean(tf.square(ratio))
+
+
+def realness_weight(real_probs: tf.Tensor) -> tf.Tensor:
+    """Per-example ambiguity weight ``2 * D_real`` (N,), with no gradient into D's output."""
+    import tensorflow as tf
+
+    return 2.0 * tf.stop_gradient(tf.reshape(real_probs, [-1]))
+
+
+def zero_gate(x: tf.Tensor, floor: float) -> tf.Tensor:
+    """Cells below ``floor`` forward as exactly 0; the backward pass is the identity."""
+    import tensorflow as tf
+
+    if floor <= 0:
+        return x
+    gated = tf.where(x < floor, tf.zeros_like(x), x)
+    return x + tf.stop_gradient(gated - x)
+
+
+def genre_frozen(progress: float, epochs: float) -> bool:
+    """Whether the genre head is frozen at ``progress`` (fractional epochs done)."""
+    return 0.0 < epochs <= progress
+
+
+__all__ = [
+    "DENSITY_EPSILON",
+    "OUTPUT_HEADS",
+    "check_beyond",
+    "density_loss",
+    "genre_frozen",
+    "real_density",
+    "realness_weight",
+    "zero_gate",
+]

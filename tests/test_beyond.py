@@ -1,0 +1,176 @@
+"""Training options beyond the paper (training/beyond.py): checks, maths and train steps."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from rhythmcan_cli import store
+from rhythmcan_cli.errors import UsageError
+from rhythmcan_cli.training import beyond, recipes
+from rhythmcan_cli.training.config import TrainConfig
+from rhythmcan_cli.training.steps import Trainer
+from rhythmcan_cli.training.train import train
+from tests.test_recipes import SIZES, _two_genres
+
+BEYOND = ("ambiguity_realness", "density_weight", "genre_freeze_epochs", "zero_below")
+
+
+def test_every_preset_leaves_the_beyond_options_off_and_they_parse() -> None:
+    for recipe in recipes.RECIPES:
+        config = TrainConfig.for_recipe(recipe)
+        assert not any(getattr(config, key) for key in BEYOND), recipe
+        assert config.output_head == "lstm"
+    parsed = recipes.parse_options(
+        [
+            "ambiguity-realness=yes",
+            "density_weight=0.5",
+            "genre_freeze_epochs=4",
+            "zero_below=0.1",
+            "output_head=dense",
+        ]
+    )
+    assert parsed == {
+        "ambiguity_realness": True,
+        "density_weight": 0.5,
+        "genre_freeze_epochs": 4.0,
+        "zero_below": 0.1,
+        "output_head": "dense",
+    }
+    TrainConfig.for_recipe("tuned", **parsed).check()  # a valid combination
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"output_head": "gru"}, "output_head must be one of lstm, dense"),
+        ({"density_weight": -1.0}, "density_weight must be 0 or more"),
+        ({"genre_freeze_epochs": 2.0, "lr_genre": None}, "needs the genre head's own optimizer"),
+        ({"zero_below": 0.3, "threshold": 0.2}, "must not exceed the sampling threshold"),
+        ({"zero_below": 1.0, "threshold": 1.0}, "zero_below must be in [0, 1)"),
+    ],
+)
+def test_bad_beyond_values_are_one_line_usage_errors(
+    values: dict[str, object], message: str
+) -> None:
+    with pytest.raises(UsageError, match=re.escape(message)):
+        TrainConfig.for_recipe("tuned", **values).check()  # type: ignore[arg-type]
+
+
+def test_zero_gate_forwards_exact_zeros_and_passes_the_gradient_through() -> None:
+    x = tf.Variable([[0.05, 0.5], [0.099, 0.1]])
+    with tf.GradientTape() as tape:
+        y = beyond.zero_gate(x, 0.1)
+        loss = tf.reduce_sum(y * tf.constant([[1.0, 2.0], [3.0, 4.0]]))
+    np.testing.assert_array_equal(y.numpy(), np.float32([[0.0, 0.5], [0.0, 0.1]]))
+    np.testing.assert_array_equal(tape.gradient(loss, x).numpy(), [[1.0, 2.0], [3.0, 4.0]])
+    assert beyond.zero_gate(x, 0.0) is x
+
+
+def test_density_loss_is_zero_at_the_real_density_and_grows_with_a_roll() -> None:
+    rng = np.random.default_rng(0)
+    real = (rng.random((64, 32, 9)) > 0.9).astype(np.float32) * 0.8
+    target = beyond.real_density(real)
+    assert target.shape == (9,) and target.dtype == np.float32
+    np.testing.assert_allclose(target, real.astype(np.float64).mean(axis=(0, 1)), rtol=1e-6)
+    assert float(beyond.density_loss(tf.constant(real), tf.constant(target))) < 1e-8
+    rolled = real.copy()
+    rolled[:, :, 5] = 0.9  # a mid-tom on every step of every pattern
+    loss = float(beyond.density_loss(tf.constant(rolled), tf.constant(target)))
+    expected = np.log((0.9 + 0.01) / (target[5] + 0.01)) ** 2 / 9
+    assert loss == pytest.approx(expected, rel=1e-4)
+
+
+def test_realness_weight_is_twice_d_and_stops_the_gradient() -> None:
+    p = tf.Variable([[0.5], [0.1], [1.0]])
+    with tf.GradientTape() as tape:
+        w = beyond.realness_weight(p)
+        total = tf.reduce_sum(w * tf.reshape(p, [-1]))
+    np.testing.assert_allclose(w.numpy(), [1.0, 0.2, 2.0])
+    # d/dp sum(sg(2p) * p) = 2p: no term from the weight itself.
+    np.testing.assert_allclose(tape.gradient(total, p).numpy().ravel(), [1.0, 0.2, 2.0])
+
+
+def _can_trainer(**options: object) -> Trainer:
+    config = TrainConfig.for_recipe("tuned", **{**SIZES, **options})  # type: ignore[arg-type]
+    density = np.full(9, 0.05, np.float32)
+    return Trainer("can", 3, config, tf.distribute.get_strategy(), np.ones(3, np.float32), density)
+
+
+def _batch() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    x = (rng.random((8, 32, 9)) > 0.8).astype(np.float32)
+    return x, np.arange(8, dtype=np.int32) % 3, rng.normal(size=(8, 100)).astype(np.float32) * 0.5
+
+
+def test_can_g_step_adds_the_density_term_and_weights_ambiguity_by_realness() -> None:
+    # An untrained G outputs ~0.28-0.40 everywhere: a floor of 0.3 cuts some cells, not all.
+    trainer = _can_trainer(
+        density_weight=2.0, ambiguity_realness=True, zero_below=0.3, threshold=0.35
+    )
+    _, y, z = _batch()
+    metrics = trainer.g_step(y, z, 10.0)  # past every ramp
+    assert metrics["g_density"] > 0.0
+    expected = (
+        metrics["g_adversarial"]
+        + beyond_weight(3) * metrics["g_ambiguity"]
+        + 2.0 * metrics["g_density"]
+    )
+    assert metrics["g_loss"] == pytest.approx(expected, rel=1e-5)
+    # Training output (what D sees) has exact zeros and nothing in (0, 0.3); sampling does not.
+    seen = trainer._generate(tf.constant(z), tf.constant(y), training=True).numpy()
+    assert np.any(seen == 0.0) and not np.any((seen > 0.0) & (seen < 0.3))
+    raw = trainer._generate(tf.constant(z), tf.constant(y), training=False).numpy()
+    assert np.any((raw > 0.0) & (raw < 0.3)) and not np.any(raw == 0.0)
+
+
+def beyond_weight(k: int) -> float:
+    from rhythmcan_cli.losses import ambiguity_weight
+
+    return ambiguity_weight(k)
+
+
+def test_the_genre_head_stops_learning_after_its_freeze_epochs() -> None:
+    trainer = _can_trainer(genre_freeze_epochs=1.0)
+    x, y, z = _batch()
+    heads = [v.numpy().copy() for v in trainer.genre_vars]
+    trainer.d_step(x, y, z, 0.5)  # before the freeze: the head learns
+    moved = [v.numpy().copy() for v in trainer.genre_vars]
+    assert any(not np.array_equal(a, b) for a, b in zip(heads, moved, strict=True))
+    rf_before = [v.numpy().copy() for v in trainer.d_vars]
+    trainer.d_step(x, y, z, 1.5)  # after it: the head is fixed, the real/fake branch is not
+    assert all(np.array_equal(a, v.numpy()) for a, v in zip(moved, trainer.genre_vars, strict=True))
+    assert any(
+        not np.array_equal(a, v.numpy()) for a, v in zip(rf_before, trainer.d_vars, strict=True)
+    )
+
+
+@pytest.mark.slow
+def test_a_can_with_every_beyond_option_trains_stores_and_records_them(
+    isolated_home: Path,
+) -> None:
+    options = {
+        "ambiguity_realness": True,
+        "density_weight": 1.0,
+        "genre_freeze_epochs": 1.0,
+        "zero_below": 0.1,
+        "output_head": "dense",
+    }
+    config = TrainConfig.for_recipe(
+        "tuned",
+        **{**SIZES, "batch_size": 16, "z_dim": 8},  # type: ignore[arg-type]
+        validation=0.0,
+        **options,  # type: ignore[arg-type]
+    )
+    result = train(_two_genres(64), mode="can", name="beyond", epochs=2, config=config)
+    assert "g_density" in result.final_losses
+    model = store.open_model("beyond")
+    assert {k: model.card.training[k] for k in options} == options
+    run = (isolated_home / "runs" / "beyond" / "run.json").read_text()
+    assert '"output_head": "dense"' in run and '"density_weight": 1.0' in run
+    patterns = model.generator().generate(np.zeros((4, 8), np.float32) + 0.3)
+    assert patterns.shape == (4, 32, 9) and 0.0 <= patterns.min() <= patterns.max() <= 1.0
