@@ -171,7 +171,8 @@ def start_builder(data: Path, cache: Path) -> subprocess.Popen[str]:
 
 def test_killed_dataset_builds_never_leave_a_partial_cache(tmp_path: Path) -> None:
     """SIGKILL to the whole builder (process group) at random moments, six times."""
-    from rhythmcan_cli.dataset import SERIAL_BELOW, build_dataset
+    from rhythmcan_cli.dataset import build_dataset
+    from rhythmcan_cli.dataset.reading import SERIAL_BELOW
 
     files = SERIAL_BELOW // 3 + 1  # per genre: enough files for the worker pool
     data = write_drum_folder(tmp_path / "data", genres=("a", "b", "c"), files=files, patterns=6)
@@ -232,7 +233,7 @@ def ctrl_c_build(data: Path, cache: Path) -> tuple[int | None, str]:
 
 def test_ctrl_c_during_a_parallel_build_is_one_line_and_leaves_nothing(tmp_path: Path) -> None:
     """Ctrl-C mid-build, up to six times: 130 and 'interrupted', no traceback, no cache."""
-    from rhythmcan_cli.dataset import SERIAL_BELOW
+    from rhythmcan_cli.dataset.reading import SERIAL_BELOW
 
     files = SERIAL_BELOW // 2 + 10
     data = write_drum_folder(tmp_path / "data", genres=("a", "b"), files=files, patterns=24)
@@ -253,7 +254,7 @@ def test_ctrl_c_during_a_parallel_build_is_one_line_and_leaves_nothing(tmp_path:
 
 
 def test_killing_the_builder_leaves_no_orphan_workers(tmp_path: Path) -> None:
-    from rhythmcan_cli.dataset import SERIAL_BELOW
+    from rhythmcan_cli.dataset.reading import SERIAL_BELOW
 
     files = SERIAL_BELOW // 2 + 1
     data = write_drum_folder(tmp_path / "data", genres=("a", "b"), files=files, patterns=40)
