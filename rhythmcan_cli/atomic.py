@@ -105,6 +105,13 @@ def _write_all(fd: int, data: bytes) -> None:
 # ------------------------------------------------------------------------------ batches
 
 
+def numbered_names(count: int, suffix: str, prefix: str = "pattern") -> list[str]:
+    """``prefix-001.mid`` ...: the names of a numbered batch (at least 3 digits, more for
+    large batches), shared by every writer of numbered pattern files."""
+    width = max(3, len(str(count)))
+    return [f"{prefix}-{i + 1:0{width}d}{suffix}" for i in range(count)]
+
+
 def write_batch(
     out_dir: Path,
     names: Sequence[str],

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Final, cast
 import numpy as np
 import numpy.typing as npt
 
-from rhythmcan_cli.atomic import atomic_write, write_batch
+from rhythmcan_cli.atomic import atomic_write, numbered_names, write_batch
 from rhythmcan_cli.errors import DataError, UsageError
 from rhythmcan_cli.grid import (
     N_CLASSES,
@@ -426,8 +426,7 @@ def write_midi_files(
     batch = _as_patterns(patterns)
     if not prefix or any(sep in prefix for sep in ("/", "\\", "\0")):
         raise UsageError(f"file prefix must be a plain name, got {prefix!r}")
-    width = max(3, len(str(len(batch))))
-    names = [f"{prefix}-{i + 1:0{width}d}.mid" for i in range(len(batch))]
+    names = numbered_names(len(batch), ".mid", prefix)
     blobs = midi_files(
         batch,
         threshold=threshold,

@@ -470,17 +470,6 @@ def midi_file_bytes(
     )
 
 
-def numbered_names(count: int, suffix: str, prefix: str = "pattern") -> list[str]:
-    """``prefix-001.mid`` ... (at least 3 digits, more for large batches)."""
-    width = max(3, len(str(count)))
-    return [f"{prefix}-{i + 1:0{width}d}{suffix}" for i in range(count)]
-
-
-def numbered_paths(out_dir: Path, count: int, suffix: str, prefix: str = "pattern") -> list[Path]:
-    """``out_dir/prefix-001.mid`` ... (:func:`numbered_names` in ``out_dir``)."""
-    return [out_dir / name for name in numbered_names(count, suffix, prefix)]
-
-
 def write_pattern_files(
     patterns: Sequence[SampledPattern],
     out_dir: Path,
@@ -502,7 +491,7 @@ def write_pattern_files(
     anything is written, the files appear only when all are whole, and an error, Ctrl-C or
     SIGTERM leaves none of them. Patterns are encoded here while threads create the files.
     """
-    from rhythmcan_cli.atomic import write_batch
+    from rhythmcan_cli.atomic import numbered_names, write_batch
     from rhythmcan_cli.midi import midi_files
     from rhythmcan_cli.sampling.patterns import to_json_line
 
@@ -535,8 +524,6 @@ __all__ = [
     "SampledPattern",
     "midi_file_bytes",
     "new_seed",
-    "numbered_names",
-    "numbered_paths",
     "parse_genre",
     "sample",
     "write_pattern_files",
