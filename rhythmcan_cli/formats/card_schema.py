@@ -5,7 +5,7 @@ A card or a TF.js export's metadata comes from anywhere, and every later command
 blame the user, ``"genres": "rock"`` became the genres ``r, o, c, k``. So each field is
 checked here, once, for type *and* range (finite numbers, pitches 0..127, unique names)
 before a card is built, stored or imported, wherever the values come from: ``ModelCard``
-(store.py), ``save_model``, and ``models import`` (the metadata inside ``model.json`` or an
+(store/cards.py), ``save_model``, and ``models import`` (the metadata inside ``model.json`` or an
 older ``rhythmcan.json``). Errors are one-line ``ModelError``s naming the field.
 """
 
