@@ -17,16 +17,14 @@ import numpy as np
 import numpy.typing as npt
 
 from rhythmcan_cli.errors import DataError
+from rhythmcan_cli.vocabulary import DEFAULT_THRESHOLD as DEFAULT_THRESHOLD
+from rhythmcan_cli.vocabulary import EVAL_THRESHOLD as EVAL_THRESHOLD
 
 STEPS: Final = 32
 """Steps per pattern: 2 bars x 16 sixteenths."""
 STEPS_PER_BAR: Final = 16
 STEPS_PER_BEAT: Final = 4
 N_CLASSES: Final = 9
-DEFAULT_THRESHOLD: Final = 0.2
-"""The Max for Live device's threshold dial default (method.md section 5)."""
-EVAL_THRESHOLD: Final = 0.25
-"""Binarisation threshold of the paper's evaluation protocol (method.md section 6)."""
 
 FloatArray = npt.NDArray[np.float32]
 

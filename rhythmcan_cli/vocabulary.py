@@ -1,5 +1,6 @@
-"""The tool's fixed vocabularies, one source each: model kinds, training modes and strategies
-(Literals; their tuples derive from them) and the General MIDI drum kits. The drum classes and
+"""The tool's fixed vocabularies, one source each: model kinds, training modes and
+strategies (Literals; their tuples derive from them), the General MIDI drum kits and the two
+thresholds. The drum classes and
 pitch maps are the pattern's own vocabulary and live in grid.py.
 
 A model's kind is also the training mode that makes it: ``gan`` (plain GAN), ``cgan``
@@ -36,3 +37,8 @@ DRUM_KITS: Final[dict[str, int]] = {
 }
 """General MIDI (GS) drum kits by name: their preset numbers in bank 128."""
 DEFAULT_KIT: Final = "standard"
+
+DEFAULT_THRESHOLD: Final = 0.2
+"""The Max for Live device's threshold dial default (method.md section 5)."""
+EVAL_THRESHOLD: Final = 0.25
+"""Binarisation threshold of the paper's evaluation protocol (method.md section 6)."""

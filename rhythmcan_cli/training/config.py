@@ -9,15 +9,22 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from rhythmcan_cli.errors import DataError, UsageError
-from rhythmcan_cli.grid import DEFAULT_THRESHOLD
-from rhythmcan_cli.training import recipes
-from rhythmcan_cli.vocabulary import GENRE_MODES, MODES, STRATEGIES
+from rhythmcan_cli.vocabulary import DEFAULT_THRESHOLD, GENRE_MODES, MODES, STRATEGIES
 
 if TYPE_CHECKING:
     from rhythmcan_cli.dataset import Dataset
+
+
+def _recipes() -> ModuleType:
+    """The recipes module, imported on use: this module stays light (numpy-free) because
+    ``rhythmcan train --help`` reads its defaults from :class:`TrainConfig`."""
+    from rhythmcan_cli.training import recipes
+
+    return recipes
 
 
 @dataclass(frozen=True)
@@ -98,7 +105,7 @@ class TrainConfig:
                 "layer sizes must be positive",
             ),
             (0.0 <= self.threshold <= 1.0, f"threshold must be in [0, 1], got {self.threshold}"),
-            *recipes.check_options(dataclasses.asdict(self)),
+            *_recipes().check_options(dataclasses.asdict(self)),
         ]
         for ok, message in problems:
             if not ok:
@@ -130,7 +137,7 @@ class TrainConfig:
     @classmethod
     def for_recipe(cls, recipe: str = "paper", **values: Any) -> TrainConfig:
         """The config of a named recipe (recipes.PRESETS), with ``values`` on top of it."""
-        return cls(**{**recipes.recipe_values(recipe), "recipe": recipe, **values})
+        return cls(**{**_recipes().recipe_values(recipe), "recipe": recipe, **values})
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
