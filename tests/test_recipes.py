@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -17,7 +18,7 @@ tf = pytest.importorskip("tensorflow")
 from rhythmcan_cli import store  # noqa: E402
 from rhythmcan_cli.train import TrainConfig, _Trainer, train  # noqa: E402
 
-SIZES = {
+SIZES: dict[str, Any] = {
     "batch_size": 8,
     "dense": (16, 32),
     "lstm_units": 8,
@@ -57,7 +58,7 @@ def test_options_parse_to_the_recipe_types_and_bad_ones_are_usage_errors() -> No
             recipes.parse_options([bad])
     for values in ({"conditioning": "add"}, {"instance_noise": -1.0}, {"lr_genre": 0.0}):
         with pytest.raises(UsageError):
-            TrainConfig(**values).check()  # type: ignore[arg-type]
+            TrainConfig(**values).check()
 
 
 def test_class_weights_balance_the_genres() -> None:
@@ -88,7 +89,7 @@ def test_minibatch_std_adds_the_batch_spread_as_a_channel() -> None:
 
 
 def test_ac_cgan_steps_train_the_genre_head_on_real_data_with_its_own_optimizer() -> None:
-    config = TrainConfig.for_recipe("tuned", **SIZES)  # type: ignore[arg-type]
+    config = TrainConfig.for_recipe("tuned", **SIZES)
     trainer = _Trainer("cgan", 3, config, tf.distribute.get_strategy(), np.ones(3, np.float32))
     assert trainer.ac and trainer.d_genre is not None and trainer.genre_vars
     assert trainer.discriminator is not None and trainer.generator is not None
@@ -122,7 +123,7 @@ def test_ac_cgan_steps_train_the_genre_head_on_real_data_with_its_own_optimizer(
 
 
 def test_paper_cgan_keeps_the_label_discriminator_and_multiplied_embedding() -> None:
-    trainer = _Trainer("cgan", 3, TrainConfig(**SIZES), tf.distribute.get_strategy())  # type: ignore[arg-type]
+    trainer = _Trainer("cgan", 3, TrainConfig(**SIZES), tf.distribute.get_strategy())
     assert not trainer.ac and trainer.d_genre is None and not trainer.genre_vars
     assert trainer.generator is not None
     assert type(trainer.generator.get_layer("z_genre")).__name__ == "Multiply"
@@ -164,7 +165,7 @@ def test_ac_conditioned_cgan_follows_its_genre(isolated_home: Path) -> None:
     """A tiny AC-conditioned cGAN, stored and run by the numpy engine, plays the asked genre."""
     config = TrainConfig.for_recipe(
         "tuned",
-        **{**SIZES, "batch_size": 16, "z_dim": 8},  # type: ignore[arg-type]
+        **{**SIZES, "batch_size": 16, "z_dim": 8},
         lr_g=3e-3,
         lr_d=1e-3,
         lr_genre=3e-3,

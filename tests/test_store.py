@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from rhythmcan_cli import atomic, store
+from rhythmcan_cli import atomic, model_files, store
 from rhythmcan_cli.errors import ModelError, StoreError
 from rhythmcan_cli.store import ModelCard
 from tests.conftest import subprocess_env
@@ -319,7 +319,7 @@ def test_folder_without_card_is_broken_not_a_crash() -> None:
 
 def test_model_removed_while_being_read_is_a_model_error(monkeypatch: pytest.MonkeyPatch) -> None:
     save()
-    real = store.sha256_inside
+    real = model_files.sha256_inside
 
     def racing(folder: Path, rel: str, where: str = "") -> str:
         store.remove_model("m1")  # another command's 'models rm' lands right now
@@ -333,7 +333,7 @@ def test_model_removed_while_being_read_is_a_model_error(monkeypatch: pytest.Mon
 def test_model_removed_during_listing_is_simply_gone(monkeypatch: pytest.MonkeyPatch) -> None:
     save("a")
     save("b")
-    real = store.sha256_inside
+    real = model_files.sha256_inside
 
     def racing(folder: Path, rel: str, where: str = "") -> str:
         if store.models_dir().joinpath("b").exists() and folder.name == "b":
