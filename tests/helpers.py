@@ -35,6 +35,28 @@ class MidiTiming(TypedDict):
     loops: int
 
 
+class TrainerSizes(TypedDict):
+    """The network and batch sizes of a trainer that runs in seconds (``TrainConfig`` fields)."""
+
+    batch_size: int
+    dense: tuple[int, ...]
+    lstm_units: int
+    d_lstm_units: int
+    d_dense_units: int
+    genre_lstm_units: int
+    genre_dense_units: int
+
+
+TINY_TRAINER: TrainerSizes = {
+    "batch_size": 8,
+    "dense": (16, 32),
+    "lstm_units": 8,
+    "d_lstm_units": 4,
+    "d_dense_units": 8,
+    "genre_lstm_units": 4,
+    "genre_dense_units": 8,
+}
+
 TINY: GeneratorSizes = {"z_dim": 8, "dense": (16, 64), "lstm_units": 8}
 DEFAULT: GeneratorSizes = {"z_dim": 100, "dense": (512, 1024), "lstm_units": 128}
 

@@ -17,17 +17,9 @@ tf = pytest.importorskip("tensorflow")
 
 from rhythmcan_cli import store  # noqa: E402
 from rhythmcan_cli.train import TrainConfig, _Trainer, train  # noqa: E402
+from tests.helpers import TINY_TRAINER  # noqa: E402
 
-SIZES: dict[str, Any] = {
-    "batch_size": 8,
-    "dense": (16, 32),
-    "lstm_units": 8,
-    "d_lstm_units": 4,
-    "d_dense_units": 8,
-    "genre_lstm_units": 4,
-    "genre_dense_units": 8,
-    "seed": 3,
-}
+SIZES: dict[str, Any] = {**TINY_TRAINER, "seed": 3}
 
 
 def test_paper_is_the_default_and_tuned_switches_every_change_on() -> None:
@@ -88,6 +80,7 @@ def test_minibatch_std_adds_the_batch_spread_as_a_channel() -> None:
     assert b[..., 9].min() > 0.1 and np.allclose(b[..., 9], b[0, 0, 9])
 
 
+@pytest.mark.slow
 def test_ac_cgan_steps_train_the_genre_head_on_real_data_with_its_own_optimizer() -> None:
     config = TrainConfig.for_recipe("tuned", **SIZES)
     trainer = _Trainer("cgan", 3, config, tf.distribute.get_strategy(), np.ones(3, np.float32))

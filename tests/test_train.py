@@ -19,18 +19,9 @@ tf = pytest.importorskip("tensorflow")
 
 from rhythmcan_cli import losses, store  # noqa: E402
 from rhythmcan_cli.train import TrainConfig, _Trainer, train  # noqa: E402
+from tests.helpers import TINY_TRAINER  # noqa: E402
 
-TINY = TrainConfig(
-    batch_size=8,
-    dense=(16, 32),
-    lstm_units=8,
-    d_lstm_units=4,
-    d_dense_units=8,
-    genre_lstm_units=4,
-    genre_dense_units=8,
-    seed=3,
-    validation=0.25,
-)
+TINY = TrainConfig(**TINY_TRAINER, seed=3, validation=0.25)
 
 
 def synthetic(n_genres: int = 3, files: int = 8, per_file: int = 4, seed: int = 0) -> Dataset:
@@ -94,6 +85,7 @@ def _weights(variables: list[Any]) -> list[np.ndarray]:
     return [v.numpy().copy() for v in variables if "seed_generator" not in v.path]
 
 
+@pytest.mark.slow
 def test_generator_step_moves_only_the_generator_and_d_step_only_the_discriminator() -> None:
     trainer = _Trainer("can", 3, TINY, tf.distribute.get_strategy())
     assert trainer.generator is not None and trainer.discriminator is not None
@@ -128,6 +120,7 @@ def test_generator_step_moves_only_the_generator_and_d_step_only_the_discriminat
 # ------------------------------------------------------------------ runs
 
 
+@pytest.mark.slow
 def test_interrupted_run_leaves_no_model_and_resume_continues_the_count(
     isolated_home: Path,
 ) -> None:

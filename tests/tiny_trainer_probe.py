@@ -57,17 +57,9 @@ def _two_steps(strategy: Any) -> tuple[list[list[float]], int]:
     import keras
 
     from rhythmcan_cli.train import TrainConfig, _Trainer
+    from tests.helpers import TINY_TRAINER
 
-    config = TrainConfig(
-        batch_size=8,
-        dense=(16, 32),
-        lstm_units=8,
-        d_lstm_units=4,
-        d_dense_units=8,
-        genre_lstm_units=4,
-        genre_dense_units=8,
-        dropout=0.0,
-    )
+    config = TrainConfig(**TINY_TRAINER, dropout=0.0)
     rng = np.random.default_rng(0)
     batches = [
         (
