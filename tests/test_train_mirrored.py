@@ -14,6 +14,7 @@ from tests.tiny_trainer_probe import run_probe
 pytest.importorskip("tensorflow")
 
 
+@pytest.mark.slow
 def test_two_steps_under_mirrored_strategy_match_single_device() -> None:
     result = run_probe("mirrored", subprocess_env(TF_CPP_MIN_LOG_LEVEL="3"), timeout=300)
     assert result["replicas"] == [1, 2]
