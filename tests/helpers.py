@@ -10,14 +10,55 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
+import pytest
 
 from rhythmcan_cli.formats.layers_model import LayersModel
+from rhythmcan_cli.store import StoredModel
 
-TINY = {"z_dim": 8, "dense": (16, 64), "lstm_units": 8}
-DEFAULT = {"z_dim": 100, "dense": (512, 1024), "lstm_units": 128}
+
+class GeneratorSizes(TypedDict):
+    """The size arguments of ``generator_layers_model``."""
+
+    z_dim: int
+    dense: tuple[int, int]
+    lstm_units: int
+
+
+class MidiTiming(TypedDict):
+    """The timing options shared by the MIDI writers (``midi_bytes``, ``write_pattern_files``)."""
+
+    bpm: float
+    swing: float
+    loops: int
+
+
+class TrainerSizes(TypedDict):
+    """The network and batch sizes of a trainer that runs in seconds (``TrainConfig`` fields)."""
+
+    batch_size: int
+    dense: tuple[int, ...]
+    lstm_units: int
+    d_lstm_units: int
+    d_dense_units: int
+    genre_lstm_units: int
+    genre_dense_units: int
+
+
+TINY_TRAINER: TrainerSizes = {
+    "batch_size": 8,
+    "dense": (16, 32),
+    "lstm_units": 8,
+    "d_lstm_units": 4,
+    "d_dense_units": 8,
+    "genre_lstm_units": 4,
+    "genre_dense_units": 8,
+}
+
+TINY: GeneratorSizes = {"z_dim": 8, "dense": (16, 64), "lstm_units": 8}
+DEFAULT: GeneratorSizes = {"z_dim": 100, "dense": (512, 1024), "lstm_units": 128}
 
 
 def _layer(name: str, class_name: str, config: dict[str, Any], *sources: str) -> dict[str, Any]:
@@ -186,7 +227,7 @@ def make_generator_files(
     ``tmp_dir`` is given the files are also written under ``tmp_dir/generator/``.
     """
     sizes = TINY if tiny else DEFAULT
-    lm = generator_layers_model(n_genres=n_genres, seed=seed, **sizes)  # type: ignore[arg-type]
+    lm = generator_layers_model(n_genres=n_genres, seed=seed, **sizes)
     files = {f"generator/{name}": payload for name, payload in lm.to_files().items()}
     if tmp_dir is not None:
         for rel, payload in files.items():
@@ -205,7 +246,7 @@ def make_stored_model(
     seed: int = 0,
     tiny: bool = True,
     force: bool = False,
-) -> Any:
+) -> StoredModel:
     """Save a generator into the (test's isolated) store and return ``open_model(name)``.
 
     ``kind="cgan"`` builds a conditional generator with ``len(genres)`` genres (or
@@ -219,6 +260,15 @@ def make_stored_model(
         None, n_genres=n_genres if kind == "cgan" else None, seed=seed, tiny=tiny
     )
     sizes = TINY if tiny else DEFAULT
-    card = store.ModelCard(name=name, kind=kind, genres=list(genres), z_dim=int(sizes["z_dim"]))
+    card = store.ModelCard(name=name, kind=kind, genres=list(genres), z_dim=sizes["z_dim"])
     store.save_model(name, card, files, force=force)
     return store.open_model(name)
+
+
+def need_sounddevice() -> None:
+    """Skip the calling test when sounddevice cannot load PortAudio: the import then raises
+    OSError, which ``pytest.importorskip`` is not meant to catch."""
+    try:
+        import sounddevice  # noqa: F401
+    except OSError as exc:
+        pytest.skip(f"sounddevice cannot load PortAudio: {exc}")

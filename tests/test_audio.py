@@ -16,6 +16,7 @@ from rhythmcan_cli.grid import CLASS_NAMES, OUTPUT_PITCHES
 from rhythmcan_cli.midi import midi_bytes
 from rhythmcan_cli.sampling.patterns import SampledPattern, dumps_patterns
 from tests.conftest import subprocess_env
+from tests.helpers import need_sounddevice
 
 HIT_STEPS = (0, 8, 16, 24)
 QUIET_STEPS = tuple(s for s in range(32) if s % 8 >= 4)  # half a beat or more after a hit
@@ -167,7 +168,7 @@ def run_headless(home: Path, asoundrc: str, code: str) -> subprocess.CompletedPr
 
 
 def test_sounddevice_plays_into_an_alsa_file_sink(tmp_path: Path) -> None:
-    pytest.importorskip("sounddevice", exc_type=OSError)
+    need_sounddevice()
     recorded = tmp_path / "played.raw"
     asoundrc = (
         'pcm.!default { type plug; slave.pcm "rec" }\n'
@@ -180,7 +181,7 @@ def test_sounddevice_plays_into_an_alsa_file_sink(tmp_path: Path) -> None:
 
 
 def test_no_audio_device_writes_a_wav_or_fails_when_required(tmp_path: Path) -> None:
-    pytest.importorskip("sounddevice", exc_type=OSError)
+    need_sounddevice()
     code = (
         "import numpy as np\n"
         "from rhythmcan_cli import audio\n"

@@ -58,7 +58,7 @@ def test_bad_beyond_values_are_one_line_usage_errors(
     values: dict[str, object], message: str
 ) -> None:
     with pytest.raises(UsageError, match=re.escape(message)):
-        TrainConfig.for_recipe("tuned", **values).check()  # type: ignore[arg-type]
+        TrainConfig.for_recipe("tuned", **values).check()
 
 
 def test_zero_gate_forwards_exact_zeros_and_passes_the_gradient_through() -> None:
@@ -66,7 +66,7 @@ def test_zero_gate_forwards_exact_zeros_and_passes_the_gradient_through() -> Non
     with tf.GradientTape() as tape:
         y = beyond.zero_gate(x, 0.1)
         loss = tf.reduce_sum(y * tf.constant([[1.0, 2.0], [3.0, 4.0]]))
-    np.testing.assert_array_equal(y.numpy(), np.float32([[0.0, 0.5], [0.0, 0.1]]))
+    np.testing.assert_array_equal(y.numpy(), np.array([[0.0, 0.5], [0.0, 0.1]], np.float32))
     np.testing.assert_array_equal(tape.gradient(loss, x).numpy(), [[1.0, 2.0], [3.0, 4.0]])
     assert beyond.zero_gate(x, 0.0) is x
 
@@ -96,7 +96,7 @@ def test_realness_weight_is_twice_d_and_stops_the_gradient() -> None:
 
 
 def _can_trainer(**options: object) -> Trainer:
-    config = TrainConfig.for_recipe("tuned", **{**SIZES, **options})  # type: ignore[arg-type]
+    config = TrainConfig.for_recipe("tuned", **{**SIZES, **options})
     density = np.full(9, 0.05, np.float32)
     return Trainer("can", 3, config, tf.distribute.get_strategy(), np.ones(3, np.float32), density)
 
@@ -107,6 +107,7 @@ def _batch() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return x, np.arange(8, dtype=np.int32) % 3, rng.normal(size=(8, 100)).astype(np.float32) * 0.5
 
 
+@pytest.mark.slow
 def test_can_g_step_adds_the_density_term_and_weights_ambiguity_by_realness() -> None:
     # An untrained G outputs ~0.28-0.40 everywhere: a floor of 0.3 cuts some cells, not all.
     trainer = _can_trainer(
@@ -129,11 +130,12 @@ def test_can_g_step_adds_the_density_term_and_weights_ambiguity_by_realness() ->
 
 
 def beyond_weight(k: int) -> float:
-    from rhythmcan_cli.losses import ambiguity_weight
+    from rhythmcan_cli.training.losses import ambiguity_weight
 
     return ambiguity_weight(k)
 
 
+@pytest.mark.slow
 def test_the_genre_head_stops_learning_after_its_freeze_epochs() -> None:
     trainer = _can_trainer(genre_freeze_epochs=1.0)
     x, y, z = _batch()
@@ -162,9 +164,9 @@ def test_a_can_with_every_beyond_option_trains_stores_and_records_them(
     }
     config = TrainConfig.for_recipe(
         "tuned",
-        **{**SIZES, "batch_size": 16, "z_dim": 8},  # type: ignore[arg-type]
+        **{**SIZES, "batch_size": 16, "z_dim": 8},
         validation=0.0,
-        **options,  # type: ignore[arg-type]
+        **options,
     )
     result = train(_two_genres(64), mode="can", name="beyond", epochs=2, config=config)
     assert "g_density" in result.final_losses

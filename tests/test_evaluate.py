@@ -44,7 +44,10 @@ def genre_patterns(genre: int, n: int, rng: np.random.Generator) -> np.ndarray:
 
 def synthetic_dataset(files_per_genre: int = 5, windows: int = 8, seed: int = 0) -> Dataset:
     rng = np.random.default_rng(seed)
-    xs, ys, ids, files = [], [], [], []
+    xs: list[np.ndarray] = []
+    ys: list[int] = []
+    ids: list[int] = []
+    files: list[str] = []
     for g, genre in enumerate(GENRES):
         for f in range(files_per_genre):
             xs.append(genre_patterns(g, windows, rng))

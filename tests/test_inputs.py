@@ -51,9 +51,18 @@ def test_a_stream_is_refused_once_past_its_limit() -> None:
         read_stream(io.BytesIO(b"cd"), limit=3, what="stdin", already=2)
 
 
-def lines(data: bytes, **bounds: int) -> list[bytes]:
-    options = {"max_line": 8, "max_total": 100, **bounds}
-    return list(iter_lines(io.BytesIO(data), what="in", **options))
+def lines(
+    data: bytes, max_line: int = 8, max_total: int = 100, max_lines: int | None = None
+) -> list[bytes]:
+    return list(
+        iter_lines(
+            io.BytesIO(data),
+            what="in",
+            max_line=max_line,
+            max_total=max_total,
+            max_lines=max_lines,
+        )
+    )
 
 
 def test_lines_are_split_and_bounded() -> None:

@@ -17,19 +17,20 @@ from rhythmcan_cli.errors import DataError
 from rhythmcan_cli.sampling.jam import Jam
 from rhythmcan_cli.sampling.patterns import read_patterns
 from rhythmcan_cli.sampling.sample import sample
+from rhythmcan_cli.store import StoredModel
 from tests.conftest import subprocess_env
-from tests.helpers import make_stored_model
+from tests.helpers import make_stored_model, need_sounddevice
 
 NULL_SINK = 'pcm.!default { type plug; slave.pcm "null" }\n'
 
 
 @pytest.fixture
-def model() -> object:
+def model() -> StoredModel:
     return make_stored_model("tiny-can", kind="can")
 
 
-def test_keys_queue_changes_that_start_when_the_player_switches(model: object) -> None:
-    jam = Jam(model, seed=5, threshold=0.3)  # type: ignore[arg-type]
+def test_keys_queue_changes_that_start_when_the_player_switches(model: StoredModel) -> None:
+    jam = Jam(model, seed=5, threshold=0.3)
     first = jam.playing
     assert jam.press("n") == "new" and jam.playing is first  # queued, not playing yet
     assert jam.press(">") == "tempo up"  # builds on the queued state
@@ -46,8 +47,8 @@ def test_keys_queue_changes_that_start_when_the_player_switches(model: object) -
     assert jam.press("x") is None and jam.press("q") == "quit"
 
 
-def test_locked_voices_stay_exactly_through_new_patterns_and_variations(model: object) -> None:
-    jam = Jam(model, seed=9, threshold=0.3)  # type: ignore[arg-type]
+def test_locked_voices_stay_exactly_through_new_patterns_and_variations(model: StoredModel) -> None:
+    jam = Jam(model, seed=9, threshold=0.3)
     jam.press("1")
     jam.press("2")
     jam.now_playing(jam.latest.version)
@@ -68,18 +69,21 @@ def test_genre_steps_through_a_conditional_models_genres(tmp_path: Path) -> None
     jam.press("g")
     jam.now_playing(jam.latest.version)
     assert jam.playing.genre == "rock" and jam.playing.pattern.genre == "rock"
-    assert np.array_equal(jam.playing.pattern.z, jam.playing.previous.pattern.z)  # type: ignore[union-attr]
+    assert jam.playing.previous is not None
+    assert np.array_equal(jam.playing.pattern.z, jam.playing.previous.pattern.z)
 
 
-def test_save_numbers_files_never_overwrites_and_records_z(model: object, tmp_path: Path) -> None:
-    jam = Jam(model, seed=4, threshold=0.25)  # type: ignore[arg-type]
+def test_save_numbers_files_never_overwrites_and_records_z(
+    model: StoredModel, tmp_path: Path
+) -> None:
+    jam = Jam(model, seed=4, threshold=0.25)
     (tmp_path / "jam-001.mid").write_bytes(b"mine")
     path, line = jam.save(tmp_path)
     assert path.name == "jam-002.mid" and (tmp_path / "jam-001.mid").read_bytes() == b"mine"
     assert "seed 4" in line and "jam-002.json" in line
     assert jam.save(tmp_path)[0].name == "jam-003.mid"
     saved = read_patterns(tmp_path / "jam-002.json")[0]
-    again = sample(model, n=1, vary=saved, noise=0.0, threshold=0.25)[0]  # type: ignore[arg-type]
+    again = sample(model, n=1, vary=saved, noise=0.0, threshold=0.25)[0]
     assert np.allclose(again.values, saved.values, atol=5e-5)  # the z makes the same pattern
     blocker = tmp_path / "a-file"
     blocker.write_text("")
@@ -150,7 +154,7 @@ needs_tmux = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux not i
 
 
 @needs_tmux
-def test_jam_in_tmux_keys_grid_save_and_a_clean_quit(model: object, tmp_path: Path) -> None:
+def test_jam_in_tmux_keys_grid_save_and_a_clean_quit(model: StoredModel, tmp_path: Path) -> None:
     out = tmp_path / "jams"
     pane = tmux_run(
         tmp_path,
@@ -188,9 +192,9 @@ def test_jam_in_tmux_keys_grid_save_and_a_clean_quit(model: object, tmp_path: Pa
 
 @needs_tmux
 def test_jam_plays_into_a_null_sink_and_ctrl_c_leaves_a_clean_terminal(
-    model: object, tmp_path: Path
+    model: StoredModel, tmp_path: Path
 ) -> None:
-    pytest.importorskip("sounddevice", exc_type=OSError)
+    need_sounddevice()
     home = tmp_path / "home"
     home.mkdir()
     (home / ".asoundrc").write_text(NULL_SINK)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import mido
 import numpy as np
@@ -26,6 +27,7 @@ from rhythmcan_cli.midi import (
 )
 from rhythmcan_cli.midi import read as midi_read
 from tests.conftest import subprocess_env
+from tests.helpers import MidiTiming
 
 KICK, SNARE, CHH = 0, 1, 2
 
@@ -86,7 +88,9 @@ def ts(tick: int, numerator: int, denominator: int) -> tuple[int, mido.MetaMessa
     return (tick, mido.MetaMessage("time_signature", numerator=numerator, denominator=denominator))
 
 
-def every_16th(start_step: int, steps: int, pitch: int = 42, tpb: int = 480, velocity: int = 80):  # type: ignore[no-untyped-def]
+def every_16th(
+    start_step: int, steps: int, pitch: int = 42, tpb: int = 480, velocity: int = 80
+) -> list[mido.Message]:
     events = []
     for s in range(start_step, start_step + steps):
         events += hit(s * tpb // 4, pitch, velocity)
@@ -233,9 +237,9 @@ def test_write_midi_files_numbers_and_refuses_to_overwrite(tmp_path: Path) -> No
         ({"pitches": (36, 38, 42, 46, 45, 47, 50, 49, 128)}, UsageError),
     ],
 )
-def test_bad_write_options(options: dict[str, object], error: type[Exception]) -> None:
+def test_bad_write_options(options: dict[str, Any], error: type[Exception]) -> None:
     with pytest.raises(error):
-        midi_bytes(random_patterns(1)[0], **options)  # type: ignore[arg-type]
+        midi_bytes(random_patterns(1)[0], **options)
 
 
 @pytest.mark.parametrize("shape", [(32, 8), (16, 9), (2, 2, 32, 9), (0, 32, 9)])
@@ -300,11 +304,17 @@ def mido_written(
     return out.getvalue()
 
 
-def random_write_case(rng: np.random.Generator, n: int) -> tuple[np.ndarray, dict[str, object]]:
+class MidiOptions(MidiTiming):
+    """Every option of ``midi_bytes`` but the per-pattern ones (threshold, pitches)."""
+
+    track_name: str
+
+
+def random_write_case(rng: np.random.Generator, n: int) -> tuple[np.ndarray, MidiOptions]:
     values = np.round(rng.random((n, 32, 9)) ** float(rng.choice([1, 3, 8])), 4).astype(np.float32)
     values[rng.random(n) < 0.2] = 0.0  # silent patterns too
     values[values > 0.9] = np.float32(0.2)  # cells exactly at the default threshold
-    options: dict[str, object] = {
+    options: MidiOptions = {
         "bpm": float(rng.choice([4.0, 97.3, 120.0, 1000.0])),
         "swing": float(rng.choice([0.0, 0.3, 0.5, 0.75])),
         "loops": int(rng.choice([1, 2, 3])),
@@ -320,14 +330,14 @@ def test_written_bytes_are_what_mido_writes() -> None:
         values, options = random_write_case(rng, n)
         threshold = float(rng.choice([0.0, 0.2, 0.5, 1.0]))
         pitches = OUTPUT_PITCHES if trial % 2 else tuple(int(p) for p in rng.integers(0, 128, 9))
-        expected = mido_written(values, [threshold] * n, [pitches] * n, **options)  # type: ignore[arg-type]
-        got = midi_bytes(values, threshold=threshold, pitches=pitches, **options)  # type: ignore[arg-type]
+        expected = mido_written(values, [threshold] * n, [pitches] * n, **options)
+        got = midi_bytes(values, threshold=threshold, pitches=pitches, **options)
         assert got == expected, trial
         # per-pattern thresholds and pitch maps (what `rhythmcan sample` writes)
         thresholds = [float(t) for t in rng.choice([0.0, 0.2, 0.6, 1.0], n)]
         maps = [OUTPUT_PITCHES if i % 2 else tuple(range(60, 69)) for i in range(n)]
-        expected = mido_written(values, thresholds, maps, **options)  # type: ignore[arg-type]
-        got = midi_bytes(values, threshold=thresholds, pitches=maps, **options)  # type: ignore[arg-type]
+        expected = mido_written(values, thresholds, maps, **options)
+        got = midi_bytes(values, threshold=thresholds, pitches=maps, **options)
         assert got == expected, trial
 
 
@@ -337,10 +347,10 @@ def test_batch_writer_equals_the_single_file_writer_byte_for_byte() -> None:
         values, options = random_write_case(rng, 6)
         thresholds = [float(t) for t in rng.choice([0.0, 0.2, 0.6, 1.0], 6)]
         maps = np.array([OUTPUT_PITCHES if i % 2 else tuple(range(30, 39)) for i in range(6)])
-        files = midi.midi_files(values, threshold=thresholds, pitches=maps, **options)  # type: ignore[arg-type]
+        files = midi.midi_files(values, threshold=thresholds, pitches=maps, **options)
         assert len(files) == 6
         for i, data in enumerate(files):
-            single = midi_bytes(values[i], threshold=thresholds[i], pitches=maps[i], **options)  # type: ignore[arg-type]
+            single = midi_bytes(values[i], threshold=thresholds[i], pitches=maps[i], **options)
             assert data == single, (trial, i)
     same = midi.midi_files(values, threshold=0.2, bpm=90.0)
     assert same == [midi_bytes(v, threshold=0.2, bpm=90.0) for v in values]
@@ -349,8 +359,8 @@ def test_batch_writer_equals_the_single_file_writer_byte_for_byte() -> None:
 def test_long_silences_take_a_fifth_delta_byte_like_mido() -> None:
     values = np.zeros((80, 32, 9), np.float32)
     values[0, 0, 0] = values[-1, 5, 3] = 1.0  # 78 x 1000 silent bars apart: > 2**28 ticks
-    options = {"bpm": 120.0, "swing": 0.0, "loops": 1000, "track_name": "x"}
-    expected = mido_written(values, [0.2] * 80, [OUTPUT_PITCHES] * 80, **options)  # type: ignore[arg-type]
+    options: MidiOptions = {"bpm": 120.0, "swing": 0.0, "loops": 1000, "track_name": "x"}
+    expected = mido_written(values, [0.2] * 80, [OUTPUT_PITCHES] * 80, **options)
     assert midi_bytes(values, loops=1000, track_name="x") == expected
 
 
@@ -368,9 +378,9 @@ def test_long_silences_take_a_fifth_delta_byte_like_mido() -> None:
         {"track_name": "euro \u20ac"},
     ],
 )
-def test_bad_per_pattern_options(options: dict[str, object]) -> None:
+def test_bad_per_pattern_options(options: dict[str, Any]) -> None:
     with pytest.raises(UsageError):
-        midi.midi_files(random_patterns(2), **options)  # type: ignore[arg-type]
+        midi.midi_files(random_patterns(2), **options)
 
 
 def test_importing_and_writing_midi_does_not_import_mido() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -70,6 +72,6 @@ def test_discriminators_shapes() -> None:
     "kwargs",
     [{"dense": (16, 40)}, {"dense": ()}, {"lstm_units": 0}, {"dropout": 1.0}, {"n_genres": 0}],
 )
-def test_bad_sizes_are_one_line_usage_errors(kwargs: dict[str, object]) -> None:
+def test_bad_sizes_are_one_line_usage_errors(kwargs: dict[str, Any]) -> None:
     with pytest.raises(UsageError):
-        models.build_generator(**kwargs)  # type: ignore[arg-type]
+        models.build_generator(**kwargs)

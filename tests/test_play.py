@@ -12,8 +12,9 @@ from typer.testing import CliRunner
 
 from rhythmcan_cli.audio import read_wav
 from rhythmcan_cli.cli.app import app
+from rhythmcan_cli.store import StoredModel
 from tests.conftest import subprocess_env
-from tests.helpers import make_stored_model
+from tests.helpers import make_stored_model, need_sounddevice
 
 runner = CliRunner()
 CLI = [sys.executable, "-m", "rhythmcan_cli"]
@@ -22,7 +23,7 @@ NO_DEVICE = "pcm.!default { type hw; card 99 }\n"
 
 
 @pytest.fixture
-def model() -> object:
+def model() -> StoredModel:
     return make_stored_model("tiny-can", kind="can")
 
 
@@ -32,7 +33,7 @@ def env_with_home(home: Path, asoundrc: str, **extra: str) -> dict[str, str]:
     return subprocess_env(HOME=str(home), **extra)
 
 
-def test_sample_json_piped_into_play_writes_a_wav(model: object, tmp_path: Path) -> None:
+def test_sample_json_piped_into_play_writes_a_wav(model: StoredModel, tmp_path: Path) -> None:
     # CI=true: pyfluidsynth then prints where it found the library; stdout must stay clean
     env = env_with_home(tmp_path / "home", NULL_SINK, CI="true")
     wav = tmp_path / "x.wav"
@@ -75,7 +76,7 @@ def test_sample_json_piped_into_play_writes_a_wav(model: object, tmp_path: Path)
     assert np.abs(samples).max() > 1000
 
 
-def test_play_writes_a_wav_to_stdout_with_a_dash(model: object, tmp_path: Path) -> None:
+def test_play_writes_a_wav_to_stdout_with_a_dash(model: StoredModel, tmp_path: Path) -> None:
     """`--wav -` puts a WAV file, and nothing else, on stdout (even with pyfluidsynth's CI
     chatter switched on), so it pipes into sox or ffmpeg; the report goes to stderr."""
     import io
@@ -105,7 +106,7 @@ def test_play_writes_a_wav_to_stdout_with_a_dash(model: object, tmp_path: Path) 
     assert not (tmp_path / "home" / "-").exists() and not Path("-").exists()
 
 
-def test_play_a_midi_file_with_the_builtin_synth(model: object, tmp_path: Path) -> None:
+def test_play_a_midi_file_with_the_builtin_synth(model: StoredModel, tmp_path: Path) -> None:
     target = tmp_path / "x.mid"
     assert (
         runner.invoke(
@@ -147,8 +148,8 @@ def test_play_refuses_what_is_not_midi(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "unknown kit" in result.stderr
 
 
-def test_sample_play_headless_plays_through_sounddevice(model: object, tmp_path: Path) -> None:
-    pytest.importorskip("sounddevice", exc_type=OSError)
+def test_sample_play_headless_plays_through_sounddevice(model: StoredModel, tmp_path: Path) -> None:
+    need_sounddevice()
     env = env_with_home(tmp_path / "home", NULL_SINK, RHYTHMCAN_SYNTH="builtin")
     done = subprocess.run(
         [*CLI, "sample", "-m", "tiny-can", "--seed", "1", "--play", "-o", str(tmp_path / "a.mid")],
@@ -163,9 +164,9 @@ def test_sample_play_headless_plays_through_sounddevice(model: object, tmp_path:
 
 
 def test_no_device_writes_a_named_wav_and_require_audio_fails(
-    model: object, tmp_path: Path
+    model: StoredModel, tmp_path: Path
 ) -> None:
-    pytest.importorskip("sounddevice", exc_type=OSError)
+    need_sounddevice()
     env = env_with_home(tmp_path / "home", NO_DEVICE, RHYTHMCAN_SYNTH="builtin")
     done = subprocess.run(
         [*CLI, "sample", "-m", "tiny-can", "--play", "-q", "--format", "json"],
@@ -212,7 +213,7 @@ print('HEAVY=' + ','.join(heavy))
 """
 
 
-def test_sample_and_play_never_import_tensorflow(model: object, tmp_path: Path) -> None:
+def test_sample_and_play_never_import_tensorflow(model: StoredModel, tmp_path: Path) -> None:
     mid = str(tmp_path / "x.mid")
     code = PROBE.format(
         sample=["sample", "-m", "tiny-can", "-n", "3", "-o", mid],

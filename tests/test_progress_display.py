@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,13 @@ from rhythmcan_cli.cli.app import app
 from rhythmcan_cli.midi import write_midi
 from rhythmcan_cli.progress import ProgressEvent
 
-INFO = {"epoch": "1/3", "d": 2.1571234, "g": 1.1934, "genre_acc": 0.475, "steps/s": 0.06883}
+INFO: dict[str, float | str] = {
+    "epoch": "1/3",
+    "d": 2.1571234,
+    "g": 1.1934,
+    "genre_acc": 0.475,
+    "steps/s": 0.06883,
+}
 
 
 @pytest.mark.parametrize("width", [40, 60, 80, 100, 200])
@@ -49,7 +56,7 @@ def test_plain_lines_at_start_per_epoch_periodically_and_at_the_end(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     now = [100.0]
-    monkeypatch.setattr(pd.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])
     stream = io.StringIO()
     plain = pd.PlainProgress("training", stream=stream, every_s=4.0)
     for step in range(1, 21):  # 10 steps per epoch, one second each

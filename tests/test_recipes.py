@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -16,17 +17,9 @@ from rhythmcan_cli.training import recipes
 from rhythmcan_cli.training.config import TrainConfig
 from rhythmcan_cli.training.steps import Trainer
 from rhythmcan_cli.training.train import train
+from tests.helpers import TINY_TRAINER
 
-SIZES = {
-    "batch_size": 8,
-    "dense": (16, 32),
-    "lstm_units": 8,
-    "d_lstm_units": 4,
-    "d_dense_units": 8,
-    "genre_lstm_units": 4,
-    "genre_dense_units": 8,
-    "seed": 3,
-}
+SIZES: dict[str, Any] = {**TINY_TRAINER, "seed": 3}
 
 
 def test_paper_is_the_default_and_tuned_switches_every_change_on() -> None:
@@ -57,7 +50,7 @@ def test_options_parse_to_the_recipe_types_and_bad_ones_are_usage_errors() -> No
             recipes.parse_options([bad])
     for values in ({"conditioning": "add"}, {"instance_noise": -1.0}, {"lr_genre": 0.0}):
         with pytest.raises(UsageError):
-            TrainConfig(**values).check()  # type: ignore[arg-type]
+            TrainConfig(**values).check()
 
 
 def test_class_weights_balance_the_genres() -> None:
@@ -87,8 +80,9 @@ def test_minibatch_std_adds_the_batch_spread_as_a_channel() -> None:
     assert b[..., 9].min() > 0.1 and np.allclose(b[..., 9], b[0, 0, 9])
 
 
+@pytest.mark.slow
 def test_ac_cgan_steps_train_the_genre_head_on_real_data_with_its_own_optimizer() -> None:
-    config = TrainConfig.for_recipe("tuned", **SIZES)  # type: ignore[arg-type]
+    config = TrainConfig.for_recipe("tuned", **SIZES)
     trainer = Trainer("cgan", 3, config, tf.distribute.get_strategy(), np.ones(3, np.float32))
     assert trainer.ac and trainer.d_genre is not None and trainer.genre_vars
     assert trainer.discriminator is not None and trainer.generator is not None
@@ -122,7 +116,7 @@ def test_ac_cgan_steps_train_the_genre_head_on_real_data_with_its_own_optimizer(
 
 
 def test_paper_cgan_keeps_the_label_discriminator_and_multiplied_embedding() -> None:
-    trainer = Trainer("cgan", 3, TrainConfig(**SIZES), tf.distribute.get_strategy())  # type: ignore[arg-type]
+    trainer = Trainer("cgan", 3, TrainConfig(**SIZES), tf.distribute.get_strategy())
     assert not trainer.ac and trainer.d_genre is None and not trainer.genre_vars
     assert trainer.generator is not None
     assert type(trainer.generator.get_layer("z_genre")).__name__ == "Multiply"
@@ -164,7 +158,7 @@ def test_ac_conditioned_cgan_follows_its_genre(isolated_home: Path) -> None:
     """A tiny AC-conditioned cGAN, stored and run by the numpy engine, plays the asked genre."""
     config = TrainConfig.for_recipe(
         "tuned",
-        **{**SIZES, "batch_size": 16, "z_dim": 8},  # type: ignore[arg-type]
+        **{**SIZES, "batch_size": 16, "z_dim": 8},
         lr_g=3e-3,
         lr_d=1e-3,
         lr_genre=3e-3,

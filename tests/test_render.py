@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import numpy as np
 from rich.console import Console
@@ -21,7 +22,7 @@ def known_pattern(**overrides: object) -> SampledPattern:
     values[30, 7] = 0.95
     values[31, 4] = 0.2  # exactly the threshold: no hit
     values[27, 6] = 0.45
-    fields: dict[str, object] = {
+    fields: dict[str, Any] = {
         "model": "default-can",
         "kind": "can",
         "genre": None,
@@ -34,7 +35,7 @@ def known_pattern(**overrides: object) -> SampledPattern:
         "values": values,
     }
     fields.update(overrides)
-    return SampledPattern(**fields)  # type: ignore[arg-type]
+    return SampledPattern(**fields)
 
 
 EXPECTED = """\
@@ -54,11 +55,10 @@ EXPECTED = """\
 
 
 def render(pattern: SampledPattern) -> str:
-    console = Console(width=80, no_color=True, file=io.StringIO(), force_terminal=False)
+    buffer = io.StringIO()
+    console = Console(width=80, no_color=True, file=buffer, force_terminal=False)
     console.print(pattern_panel(pattern))
-    output = console.file.getvalue()  # type: ignore[attr-defined]
-    assert isinstance(output, str)
-    return output
+    return buffer.getvalue()
 
 
 def test_grid_snapshot_of_a_known_pattern() -> None:

@@ -22,19 +22,20 @@ from rhythmcan_cli.sampling.sample import (
     sample,
     write_pattern_files,
 )
-from tests.helpers import make_stored_model
+from rhythmcan_cli.store import StoredModel
+from tests.helpers import MidiTiming, make_stored_model
 
 runner = CliRunner()
 GENRES = ("funk", "rock", "jazz")
 
 
 @pytest.fixture
-def can() -> object:
+def can() -> StoredModel:
     return make_stored_model("tiny-can", kind="can")
 
 
 @pytest.fixture
-def cgan() -> object:
+def cgan() -> StoredModel:
     return make_stored_model("tiny-cgan", kind="cgan", genres=GENRES)
 
 
@@ -46,45 +47,45 @@ def invoke(*args: str) -> tuple[int, str, str]:
 # ------------------------------------------------------------------------------ library
 
 
-def test_same_seed_same_patterns_byte_for_byte(can: object) -> None:
-    a = sample(can, n=5, seed=11)  # type: ignore[arg-type]
-    b = sample(can, n=5, seed=11)  # type: ignore[arg-type]
+def test_same_seed_same_patterns_byte_for_byte(can: StoredModel) -> None:
+    a = sample(can, n=5, seed=11)
+    b = sample(can, n=5, seed=11)
     assert dumps_patterns(a) == dumps_patterns(b)
     assert midi_file_bytes(a) == midi_file_bytes(b)
-    c = sample(can, n=5, seed=12)  # type: ignore[arg-type]
+    c = sample(can, n=5, seed=12)
     assert dumps_patterns(c) != dumps_patterns(a)
     assert [p.index for p in a] == [0, 1, 2, 3, 4]
 
 
-def test_an_unseeded_sample_records_a_seed_that_reproduces_it(can: object) -> None:
-    first = sample(can, n=3, seed=None)  # type: ignore[arg-type]
-    again = sample(can, n=3, seed=first[0].seed)  # type: ignore[arg-type]
+def test_an_unseeded_sample_records_a_seed_that_reproduces_it(can: StoredModel) -> None:
+    first = sample(can, n=3, seed=None)
+    again = sample(can, n=3, seed=first[0].seed)
     assert dumps_patterns(first) == dumps_patterns(again)
 
 
-def test_z_spread_follows_the_card_and_the_option(can: object) -> None:
-    card_std = float(np.std([p.z for p in sample(can, n=400, seed=1)]))  # type: ignore[arg-type]
-    assert card_std == pytest.approx(can.card.z_sigma_sample, rel=0.05)  # type: ignore[attr-defined]
-    half = float(np.std([p.z for p in sample(can, n=400, seed=1, z_std=0.5)]))  # type: ignore[arg-type]
+def test_z_spread_follows_the_card_and_the_option(can: StoredModel) -> None:
+    card_std = float(np.std([p.z for p in sample(can, n=400, seed=1)]))
+    assert card_std == pytest.approx(can.card.z_sigma_sample, rel=0.05)
+    half = float(np.std([p.z for p in sample(can, n=400, seed=1, z_std=0.5)]))
     assert half == pytest.approx(0.5, rel=0.05)
 
 
-def test_values_are_the_engines_raw_output(cgan: object) -> None:
-    patterns = sample(cgan, n=3, seed=4, genre="rock")  # type: ignore[arg-type]
+def test_values_are_the_engines_raw_output(cgan: StoredModel) -> None:
+    patterns = sample(cgan, n=3, seed=4, genre="rock")
     z = np.stack([p.z for p in patterns]).astype(np.float32)
-    expected = cgan.generator().generate(z, genres=[1, 1, 1])  # type: ignore[attr-defined]
+    expected = cgan.generator().generate(z, genres=[1, 1, 1])
     got = np.stack([p.values for p in patterns])
     assert np.array_equal(got, np.clip(expected, 0.0, 1.0))
     assert all(p.genre == "rock" for p in patterns)
 
 
 def test_hits_are_decided_on_raw_values_even_where_rounding_would_flip_them(
-    can: object, tmp_path: Path
+    can: StoredModel, tmp_path: Path
 ) -> None:
     """A cell just above the threshold whose 4-decimal rounding is the threshold stays a hit,
     in the MIDI file and in the JSON read back."""
-    z = sample(can, n=1, seed=3)[0].z  # type: ignore[arg-type]
-    raw = np.clip(can.generator().generate(z[None].astype(np.float32))[0], 0.0, 1.0)  # type: ignore[attr-defined]
+    z = sample(can, n=1, seed=3)[0].z
+    raw = np.clip(can.generator().generate(z[None].astype(np.float32))[0], 0.0, 1.0)
     exact = raw.astype(np.float64)
     rounded = np.round(exact, 4)
     flips = np.argwhere((exact - rounded > 1e-6) & (rounded > 0.05) & (rounded < 0.95))
@@ -106,38 +107,38 @@ def test_hits_are_decided_on_raw_values_even_where_rounding_would_flip_them(
     assert np.abs(back.values - raw).max() <= 1.5e-4  # shown with 4 decimals
 
 
-def test_a_blend_mixes_genre_embeddings(cgan: object) -> None:
-    patterns = sample(cgan, n=2, seed=4, genre={"rock": 7, "funk": 3})  # type: ignore[arg-type]
+def test_a_blend_mixes_genre_embeddings(cgan: StoredModel) -> None:
+    patterns = sample(cgan, n=2, seed=4, genre={"rock": 7, "funk": 3})
     assert patterns[0].genre == {"funk": 0.3, "rock": 0.7}
     z = np.stack([p.z for p in patterns]).astype(np.float32)
     weights = np.array([[0.3, 0.7, 0.0]] * 2, dtype=np.float32)
-    expected = cgan.generator().generate(z, genre_weights=weights)  # type: ignore[attr-defined]
+    expected = cgan.generator().generate(z, genre_weights=weights)
     assert np.abs(np.stack([p.values for p in patterns]) - expected).max() <= 5e-5
-    pure = sample(cgan, n=2, seed=4, genre="rock")  # type: ignore[arg-type]
+    pure = sample(cgan, n=2, seed=4, genre="rock")
     assert not np.array_equal(pure[0].values, patterns[0].values)
 
 
-def test_ambiguous_on_a_conditional_model_is_the_uniform_blend(cgan: object) -> None:
-    [pattern] = sample(cgan, n=1, seed=2, ambiguous=True)  # type: ignore[arg-type]
+def test_ambiguous_on_a_conditional_model_is_the_uniform_blend(cgan: StoredModel) -> None:
+    [pattern] = sample(cgan, n=1, seed=2, ambiguous=True)
     assert isinstance(pattern.genre, dict)
     assert sorted(pattern.genre) == sorted(GENRES)
     assert sum(pattern.genre.values()) == pytest.approx(1.0, abs=1e-5)
 
 
-def test_no_genre_on_a_conditional_model_picks_one_per_pattern(cgan: object) -> None:
-    genres = {p.genre for p in sample(cgan, n=30, seed=2)}  # type: ignore[arg-type]
+def test_no_genre_on_a_conditional_model_picks_one_per_pattern(cgan: StoredModel) -> None:
+    genres = {p.genre for p in sample(cgan, n=30, seed=2)}
     assert genres == set(GENRES)
 
 
-def test_genre_errors(can: object, cgan: object) -> None:
+def test_genre_errors(can: StoredModel, cgan: StoredModel) -> None:
     with pytest.raises(UsageError, match="its genres: funk, rock, jazz"):
-        sample(cgan, n=1, seed=1, genre="polka")  # type: ignore[arg-type]
+        sample(cgan, n=1, seed=1, genre="polka")
     with pytest.raises(UsageError, match="no genre input"):
-        sample(can, n=1, seed=1, genre="rock")  # type: ignore[arg-type]
+        sample(can, n=1, seed=1, genre="rock")
     with pytest.raises(UsageError, match="at least 1"):
-        sample(can, n=0, seed=1)  # type: ignore[arg-type]
+        sample(can, n=0, seed=1)
     with pytest.raises(UsageError, match="between 0 and 1"):
-        sample(can, n=1, seed=1, threshold=1.5)  # type: ignore[arg-type]
+        sample(can, n=1, seed=1, threshold=1.5)
 
 
 def test_parse_genre() -> None:
@@ -148,27 +149,27 @@ def test_parse_genre() -> None:
             parse_genre(bad)
 
 
-def test_vary_stays_near_the_anchor(can: object) -> None:
-    [anchor] = sample(can, n=1, seed=5)  # type: ignore[arg-type]
-    same = sample(can, n=2, seed=6, vary=anchor, noise=0.0)  # type: ignore[arg-type]
+def test_vary_stays_near_the_anchor(can: StoredModel) -> None:
+    [anchor] = sample(can, n=1, seed=5)
+    same = sample(can, n=2, seed=6, vary=anchor, noise=0.0)
     assert np.array_equal(same[0].z, anchor.z)
     # the same z, one batch row over: the same values up to float32 summation order
     assert np.abs(same[1].values - anchor.values).max() < 1e-6
-    near = sample(can, n=200, seed=6, vary=anchor, noise=0.2)  # type: ignore[arg-type]
+    near = sample(can, n=200, seed=6, vary=anchor, noise=0.2)
     offsets = np.stack([p.z for p in near]) - anchor.z
     assert float(offsets.std()) == pytest.approx(0.2, rel=0.1)
     assert abs(float(offsets.mean())) < 0.03
 
 
-def test_vary_keeps_the_anchor_genre(cgan: object) -> None:
-    [anchor] = sample(cgan, n=1, seed=5, genre="jazz")  # type: ignore[arg-type]
-    assert {p.genre for p in sample(cgan, n=4, seed=1, vary=anchor)} == {"jazz"}  # type: ignore[arg-type]
+def test_vary_keeps_the_anchor_genre(cgan: StoredModel) -> None:
+    [anchor] = sample(cgan, n=1, seed=5, genre="jazz")
+    assert {p.genre for p in sample(cgan, n=4, seed=1, vary=anchor)} == {"jazz"}
 
 
-def test_interpolation_walks_from_a_to_b_on_the_sphere(cgan: object) -> None:
-    [a] = sample(cgan, n=1, seed=1, genre="rock")  # type: ignore[arg-type]
-    [b] = sample(cgan, n=1, seed=2, genre="funk")  # type: ignore[arg-type]
-    walk = sample(cgan, n=1, seed=3, interpolate=(a, b), steps=5)  # type: ignore[arg-type]
+def test_interpolation_walks_from_a_to_b_on_the_sphere(cgan: StoredModel) -> None:
+    [a] = sample(cgan, n=1, seed=1, genre="rock")
+    [b] = sample(cgan, n=1, seed=2, genre="funk")
+    walk = sample(cgan, n=1, seed=3, interpolate=(a, b), steps=5)
     assert len(walk) == 5
     assert np.allclose(walk[0].z, a.z, atol=1e-6) and np.allclose(walk[-1].z, b.z, atol=1e-6)
     assert np.abs(walk[0].values - a.values).max() <= 1e-4
@@ -178,7 +179,7 @@ def test_interpolation_walks_from_a_to_b_on_the_sphere(cgan: object) -> None:
     low = min(norms[0], norms[-1]) - 1e-3
     assert all(n >= low for n in norms)  # slerp does not dip towards 0 like a straight line
     with pytest.raises(UsageError, match="--steps"):
-        sample(cgan, n=1, seed=3, interpolate=(a, b), steps=1)  # type: ignore[arg-type]
+        sample(cgan, n=1, seed=3, interpolate=(a, b), steps=1)
 
 
 # ------------------------------------------------------------------------------ MIDI out
@@ -203,19 +204,19 @@ def test_sampled_patterns_are_written_at_their_own_threshold_and_pitches(tmp_pat
         )
         for i in range(5)
     ]
-    options = {"bpm": 97.3, "swing": 0.3, "loops": 2}
+    options: MidiTiming = {"bpm": 97.3, "swing": 0.3, "loops": 2}
     singles = [
-        midi_bytes(p.values, threshold=p.threshold, pitches=p.output_pitches, **options)  # type: ignore[arg-type]
+        midi_bytes(p.values, threshold=p.threshold, pitches=p.output_pitches, **options)
         for p in patterns
     ]
-    paths = write_pattern_files(patterns, tmp_path / "out", **options)  # type: ignore[arg-type]
+    paths = write_pattern_files(patterns, tmp_path / "out", **options)
     assert [path.read_bytes() for path in paths] == singles
-    whole = midi_file_bytes(patterns, **options)  # type: ignore[arg-type]
+    whole = midi_file_bytes(patterns, **options)
     assert whole == midi_bytes(
         np.stack([p.values for p in patterns]),
         threshold=[p.threshold for p in patterns],
         pitches=[p.output_pitches for p in patterns],
-        **options,  # type: ignore[arg-type]
+        **options,
     )
     ons = {
         m.note
@@ -228,8 +229,8 @@ def test_sampled_patterns_are_written_at_their_own_threshold_and_pitches(tmp_pat
         midi_file_bytes([])
 
 
-def test_numbered_files_never_overwrite(can: object, tmp_path: Path) -> None:
-    patterns = sample(can, n=3, seed=1)  # type: ignore[arg-type]
+def test_numbered_files_never_overwrite(can: StoredModel, tmp_path: Path) -> None:
+    patterns = sample(can, n=3, seed=1)
     paths = write_pattern_files(patterns, tmp_path / "out")
     assert [p.name for p in paths] == ["pattern-001.mid", "pattern-002.mid", "pattern-003.mid"]
     with pytest.raises(Exception, match="already exists; use --force"):
@@ -242,7 +243,7 @@ def test_numbered_files_never_overwrite(can: object, tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------ CLI
 
 
-def test_cli_midi_file_read_back_by_mido_and_pretty_midi(can: object, tmp_path: Path) -> None:
+def test_cli_midi_file_read_back_by_mido_and_pretty_midi(can: StoredModel, tmp_path: Path) -> None:
     import pretty_midi
 
     target = tmp_path / "x.mid"
@@ -262,7 +263,7 @@ def test_cli_midi_file_read_back_by_mido_and_pretty_midi(can: object, tmp_path: 
         str(target),
     )
     assert code == 0
-    patterns = sample(can, n=2, seed=3, threshold=0.1)  # type: ignore[arg-type]
+    patterns = sample(can, n=2, seed=3, threshold=0.1)
     expected_hits = sum(int((p.values > 0.1).sum()) for p in patterns)
     assert expected_hits > 0
 
@@ -281,7 +282,7 @@ def test_cli_midi_file_read_back_by_mido_and_pretty_midi(can: object, tmp_path: 
     assert max(n.start for n in drums[0].notes) < 2 * 8 * 60 / 90  # 2 patterns of 8 beats
 
 
-def test_cli_outputs_are_deterministic(can: object, tmp_path: Path) -> None:
+def test_cli_outputs_are_deterministic(can: StoredModel, tmp_path: Path) -> None:
     for name in ("a", "b"):
         assert (
             invoke(
@@ -317,7 +318,7 @@ def test_cli_outputs_are_deterministic(can: object, tmp_path: Path) -> None:
     assert piped == (tmp_path / "a.json").read_text()  # not a terminal: JSON lines
 
 
-def test_cli_midi_to_stdout_and_folders(can: object, tmp_path: Path) -> None:
+def test_cli_midi_to_stdout_and_folders(can: StoredModel, tmp_path: Path) -> None:
     result = runner.invoke(app, ["sample", "-m", "tiny-can", "--seed", "1", "-o", "-"])
     assert result.exit_code == 0
     assert result.stdout_bytes.startswith(b"MThd")
@@ -333,7 +334,7 @@ def test_cli_midi_to_stdout_and_folders(can: object, tmp_path: Path) -> None:
     assert code == 0 and out == "" and err == ""
 
 
-def test_cli_vary_last_and_interpolate(cgan: object, tmp_path: Path) -> None:
+def test_cli_vary_last_and_interpolate(cgan: StoredModel, tmp_path: Path) -> None:
     code, out, _ = invoke("sample", "-m", "tiny-cgan", "--genre", "jazz", "--seed", "4")
     assert code == 0
     [anchor] = loads_patterns(out)
@@ -349,7 +350,7 @@ def test_cli_vary_last_and_interpolate(cgan: object, tmp_path: Path) -> None:
     assert code == 0 and len(loads_patterns(out)) == 3
 
 
-def test_cli_vary_last_keeps_the_anchor(can: object, tmp_path: Path) -> None:
+def test_cli_vary_last_keeps_the_anchor(can: StoredModel, tmp_path: Path) -> None:
     """Three '--vary last' calls with one seed land on the same variation: no drift."""
     code, out, _ = invoke("sample", "-m", "tiny-can", "--seed", "4", "-o", "-", "-f", "json")
     assert code == 0
@@ -390,7 +391,7 @@ def test_cli_vary_last_keeps_the_anchor(can: object, tmp_path: Path) -> None:
     ],
 )
 def test_cli_bad_input_is_one_clear_line(
-    can: object, cgan: object, args: list[str], code: int, message: str
+    can: StoredModel, cgan: StoredModel, args: list[str], code: int, message: str
 ) -> None:
     exit_code, out, err = invoke("sample", *args)
     assert exit_code == code
@@ -399,8 +400,8 @@ def test_cli_bad_input_is_one_clear_line(
     assert len(err.strip().splitlines()) == 1
 
 
-def test_cli_corrupt_model_folder(can: object) -> None:
-    folder = can.path  # type: ignore[attr-defined]
+def test_cli_corrupt_model_folder(can: StoredModel) -> None:
+    folder = can.path
     weights = next(folder.glob("generator/*.bin"))
     weights.write_bytes(weights.read_bytes()[:-8])
     exit_code, out, err = invoke("sample", "-m", "tiny-can")
@@ -408,7 +409,7 @@ def test_cli_corrupt_model_folder(can: object) -> None:
     assert len(err.strip().splitlines()) == 1 and "tiny-can" in err
 
 
-def test_cli_on_a_terminal_prints_grids(can: object, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_on_a_terminal_prints_grids(can: StoredModel, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("rhythmcan_cli.cli.sample.stdout_is_terminal", lambda: True)
     code, out, _ = invoke("sample", "-m", "tiny-can", "-n", "2", "--seed", "5")
     assert code == 0
@@ -436,7 +437,7 @@ def test_the_2020_release_model_samples_and_plays(tokui_model: Path, tmp_path: P
     assert wav.stat().st_size > 44100 * 4 * 16  # 16 s of 44.1 kHz stereo 16-bit
 
 
-def test_sampling_restores_the_blas_thread_count(can: object) -> None:
+def test_sampling_restores_the_blas_thread_count(can: StoredModel) -> None:
     from rhythmcan_cli.sampling.sample import _openblas_thread_control
 
     control = _openblas_thread_control()
@@ -446,7 +447,7 @@ def test_sampling_restores_the_blas_thread_count(can: object) -> None:
     before = int(getter())
     setter(2)
     try:
-        sample(can, n=2, seed=1)  # type: ignore[arg-type]
+        sample(can, n=2, seed=1)
         assert int(getter()) == 2
     finally:
         setter(before)

@@ -24,6 +24,7 @@ from rhythmcan_cli.sampling.patterns import loads_patterns
 from rhythmcan_cli.sampling.sample import midi_file_bytes, sample
 from rhythmcan_cli.sampling.shaping import (
     apply_thresholds,
+    distances_to,
     hits_of,
     onsets_per_bar,
     parse_range,
@@ -31,10 +32,10 @@ from rhythmcan_cli.sampling.shaping import (
     parse_voices,
     pattern_syncopation,
 )
-from rhythmcan_cli.sampling.steer import LoadedModel, Steering, distances_to, like, steer
+from rhythmcan_cli.sampling.steer import LoadedModel, Steering, like, steer
 from rhythmcan_cli.sampling.target import Target, load_target
 from tests.conftest import subprocess_env
-from tests.helpers import make_stored_model
+from tests.helpers import make_stored_model, need_sounddevice
 
 runner = CliRunner()
 
@@ -338,7 +339,7 @@ def test_steering_on_the_bundled_models(tmp_path: Path) -> None:
 
 
 def test_sample_play_humanized_through_a_null_sink(can: LoadedModel, tmp_path: Path) -> None:
-    pytest.importorskip("sounddevice", exc_type=OSError)
+    need_sounddevice()
     home = tmp_path / "home"
     home.mkdir()
     (home / ".asoundrc").write_text('pcm.!default { type plug; slave.pcm "null" }\n')

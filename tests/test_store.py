@@ -16,6 +16,7 @@ import pytest
 
 from rhythmcan_cli import atomic, store
 from rhythmcan_cli.errors import ModelError, StoreError
+from rhythmcan_cli.formats import model_folder as model_files
 from rhythmcan_cli.store import ModelCard
 from rhythmcan_cli.store import paths as store_paths
 from rhythmcan_cli.store import saving as store_saving
@@ -324,7 +325,7 @@ def test_folder_without_card_is_broken_not_a_crash() -> None:
 
 def test_model_removed_while_being_read_is_a_model_error(monkeypatch: pytest.MonkeyPatch) -> None:
     save()
-    real = store.sha256_inside
+    real = model_files.sha256_inside
 
     def racing(folder: Path, rel: str, where: str = "") -> str:
         store.remove_model("m1")  # another command's 'models rm' lands right now
@@ -338,7 +339,7 @@ def test_model_removed_while_being_read_is_a_model_error(monkeypatch: pytest.Mon
 def test_model_removed_during_listing_is_simply_gone(monkeypatch: pytest.MonkeyPatch) -> None:
     save("a")
     save("b")
-    real = store.sha256_inside
+    real = model_files.sha256_inside
 
     def racing(folder: Path, rel: str, where: str = "") -> str:
         if store.models_dir().joinpath("b").exists() and folder.name == "b":

@@ -6,6 +6,7 @@ import json
 import math
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -19,18 +20,9 @@ from rhythmcan_cli.training import losses
 from rhythmcan_cli.training.config import TrainConfig
 from rhythmcan_cli.training.steps import Trainer
 from rhythmcan_cli.training.train import train
+from tests.helpers import TINY_TRAINER
 
-TINY = TrainConfig(
-    batch_size=8,
-    dense=(16, 32),
-    lstm_units=8,
-    d_lstm_units=4,
-    d_dense_units=8,
-    genre_lstm_units=4,
-    genre_dense_units=8,
-    seed=3,
-    validation=0.25,
-)
+TINY = TrainConfig(**TINY_TRAINER, seed=3, validation=0.25)
 
 
 def synthetic(n_genres: int = 3, files: int = 8, per_file: int = 4, seed: int = 0) -> Dataset:
@@ -89,11 +81,12 @@ def test_ambiguity_loss_grows_away_from_uniform() -> None:
 # ------------------------------------------------------------------ steps
 
 
-def _weights(variables: list[tf.Variable]) -> list[np.ndarray]:
+def _weights(variables: list[Any]) -> list[np.ndarray]:
     """Values of the variables, leaving out Keras' dropout RNG states (not weights)."""
     return [v.numpy().copy() for v in variables if "seed_generator" not in v.path]
 
 
+@pytest.mark.slow
 def test_generator_step_moves_only_the_generator_and_d_step_only_the_discriminator() -> None:
     trainer = Trainer("can", 3, TINY, tf.distribute.get_strategy())
     assert trainer.generator is not None and trainer.discriminator is not None
@@ -128,6 +121,7 @@ def test_generator_step_moves_only_the_generator_and_d_step_only_the_discriminat
 # ------------------------------------------------------------------ runs
 
 
+@pytest.mark.slow
 def test_interrupted_run_leaves_no_model_and_resume_continues_the_count(
     isolated_home: Path,
 ) -> None:

@@ -62,6 +62,7 @@ def invoke(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["can", "cgan", "gan", "classifier"])
 def test_each_mode_trains_and_stores_a_loadable_model(midi_dir: Path, mode: str) -> None:
     extra = ["--tensorboard", "--attribution", "synthetic"] if mode == "can" else []

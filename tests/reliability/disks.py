@@ -66,7 +66,7 @@ def full_disk(folder: Path, size: str = "64k") -> Iterator[Path]:
 def read_only(folder: Path) -> Iterator[Path]:
     """An existing, empty folder this process cannot create files in (skips if none works)."""
     folder.mkdir(parents=True, exist_ok=True)
-    undo: Callable[[], None] | None = None
+    undo: Callable[[], object] | None = None
     reasons = []
     if os.geteuid() != 0:
         folder.chmod(0o555)

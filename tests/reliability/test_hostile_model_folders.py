@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -41,7 +42,7 @@ def invoke(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def write_export(folder: Path) -> tuple[dict[str, object], bytes]:
+def write_export(folder: Path) -> tuple[dict[str, Any], bytes]:
     """A tiny generator's model.json (parsed) and shard written into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     files = generator_layers_model().to_files()
@@ -62,11 +63,11 @@ def split_shard(tmp_path: Path, second: Path | bytes) -> Path:
     ``w2.bin`` in the group supplies them (a link to ``second``, or those bytes)."""
     folder = tmp_path / "model"
     data, shard = write_export(folder)
-    entries = data["weightsManifest"][0]["weights"]  # type: ignore[index]
+    entries = data["weightsManifest"][0]["weights"]
     last = entries[-1]
     tail = 4 * int(__import__("math").prod(last["shape"]))
     (folder / SHARD_NAME).write_bytes(shard[:-tail])
-    data["weightsManifest"][0]["paths"] = [SHARD_NAME, "w2.bin"]  # type: ignore[index]
+    data["weightsManifest"][0]["paths"] = [SHARD_NAME, "w2.bin"]
     (folder / MODEL_JSON).write_text(json.dumps(data))
     if isinstance(second, Path):
         (folder / "w2.bin").symlink_to(second)
@@ -122,7 +123,7 @@ def test_a_model_json_linked_to_dev_zero_or_a_fifo_is_refused_at_once(
 def test_one_shard_listed_a_thousand_times_is_refused_before_allocating(tmp_path: Path) -> None:
     folder = tmp_path / "model"
     data, _ = write_export(folder)
-    data["weightsManifest"][0]["paths"] = [SHARD_NAME] * 1000  # type: ignore[index]
+    data["weightsManifest"][0]["paths"] = [SHARD_NAME] * 1000
     (folder / MODEL_JSON).write_text(json.dumps(data))
     tracemalloc.start()
     try:
@@ -138,7 +139,7 @@ def test_one_shard_listed_a_thousand_times_is_refused_before_allocating(tmp_path
 def test_declared_weights_beyond_the_cap_are_refused_without_reading(tmp_path: Path) -> None:
     folder = tmp_path / "model"
     data, _ = write_export(folder)
-    entries = data["weightsManifest"][0]["weights"]  # type: ignore[index]
+    entries = data["weightsManifest"][0]["weights"]
     entries.append({"name": "huge/kernel", "shape": [1 << 20, 1 << 10], "dtype": "float32"})
     (folder / MODEL_JSON).write_text(json.dumps(data))
     with pytest.raises(ModelError, match=r"declares more than|too large"):
@@ -148,7 +149,7 @@ def test_declared_weights_beyond_the_cap_are_refused_without_reading(tmp_path: P
 def test_duplicate_weight_names_are_refused(tmp_path: Path) -> None:
     folder = tmp_path / "model"
     data, shard = write_export(folder)
-    entries = data["weightsManifest"][0]["weights"]  # type: ignore[index]
+    entries = data["weightsManifest"][0]["weights"]
     entries.append(dict(entries[0]))
     (folder / SHARD_NAME).write_bytes(shard + shard[: 4 * 8 * 16])
     (folder / MODEL_JSON).write_text(json.dumps(data))
@@ -377,7 +378,7 @@ def test_card_text_cannot_write_escape_sequences_to_the_terminal() -> None:
 def test_an_error_quoting_a_file_is_one_line_without_escapes(tmp_path: Path) -> None:
     folder = tmp_path / "model"
     data, _ = write_export(folder)
-    layer = data["modelTopology"]["model_config"]["config"]["layers"][1]  # type: ignore[index]
+    layer = data["modelTopology"]["model_config"]["config"]["layers"][1]
     layer["class_name"] = "Evil\x1b[2J\nInjected"
     (folder / MODEL_JSON).write_text(json.dumps(data))
     code, _, err = invoke("models", "import", str(folder / MODEL_JSON), "--name", "evil")
