@@ -14,8 +14,9 @@ import time
 from pathlib import Path
 
 from rhythmcan_cli.dataset import build_dataset
+from rhythmcan_cli.dataset.groove import default_dir
 
-DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "groove-v1.0.0" / "groove"
+DEFAULT = default_dir(Path(__file__).resolve().parents[1])
 
 
 def timed(groove: Path, **options: object) -> tuple[float, int, int, bool]:

@@ -20,11 +20,10 @@ import time
 from pathlib import Path
 
 from rhythmcan_cli.dataset import build_dataset
+from rhythmcan_cli.dataset import groove as recipe
 from rhythmcan_cli.evaluation.protocol import evaluate
 from rhythmcan_cli.progress import ProgressEvent
 from rhythmcan_cli.store import open_model
-
-GENRES = ["rock", "latin", "funk", "jazz", "afrobeat", "hiphop", "afrocuban", "neworleans", "soul"]
 
 
 class Stages:
@@ -46,16 +45,16 @@ class Stages:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("groove", nargs="?", default="../shared/data/groove-v1.0.0/groove")
+    parser.add_argument(
+        "groove", nargs="?", default=recipe.default_dir(Path(__file__).resolve().parents[1])
+    )
     parser.add_argument("--model", default="default-can")
     parser.add_argument("-n", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=2)
     args = parser.parse_args()
     groove = Path(args.groove)
     started = time.perf_counter()
-    data = build_dataset(
-        groove, labels_csv=groove / "info.csv", where=(("beat_type", "beat"),), genres=GENRES
-    )
+    data = build_dataset(groove, **recipe.dataset_options(groove))
     print(f"dataset: {len(data)} windows in {time.perf_counter() - started:.2f} s (cache)")
     model = open_model(args.model)
     print(f"cores: {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}")

@@ -27,10 +27,12 @@ from pathlib import Path
 
 import numpy as np
 
+from rhythmcan_cli.dataset import groove as groove_recipe
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 ROOT = Path(__file__).resolve().parent.parent
-GROOVE = ROOT.parent / "shared" / "data" / "groove-v1.0.0" / "groove"
+GROOVE = groove_recipe.default_dir(ROOT)
 K = 9
 BATCH = 64
 

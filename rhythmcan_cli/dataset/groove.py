@@ -4,13 +4,13 @@ benchmarks and the docs that rebuild or measure them (docs/results.md says why e
 Beats only (fills are transitions, not the groove that defines a style); the 9 primary styles
 with at least ~600 two-bar windows and 7+ files; a 1-bar hop; windows with 5+ onsets; 10 % of
 each genre's files held out with seed 2020. ``python -m rhythmcan_cli.dataset.groove DIR``
-prints the matching ``rhythmcan train``/``evaluate`` options for shell scripts.
+prints the matching ``rhythmcan train``/``evaluate`` options, one per line, for shell scripts
+(``mapfile -t DATA < <(python -m rhythmcan_cli.dataset.groove "$GROOVE")``).
 """
 
 from __future__ import annotations
 
 import os
-import shlex
 import sys
 from pathlib import Path
 from typing import Any, Final
@@ -64,5 +64,5 @@ def cli_options(groove: Path) -> list[str]:
     ]
 
 
-if __name__ == "__main__":  # shell scripts: DATA=($(python -m rhythmcan_cli.dataset.groove DIR))
-    print(shlex.join(cli_options(Path(sys.argv[1]))))
+if __name__ == "__main__":  # one option per line, for bash's mapfile
+    print("\n".join(cli_options(Path(sys.argv[1]))))
