@@ -1,6 +1,6 @@
 """The tool's fixed vocabularies, one source each: model kinds, training modes and
 strategies (Literals; their tuples derive from them), the General MIDI drum kits and the two
-thresholds. The drum classes and
+thresholds, and the defaults of reading drum MIDI into datasets. The drum classes and
 pitch maps are the pattern's own vocabulary and live in grid.py.
 
 A model's kind is also the training mode that makes it: ``gan`` (plain GAN), ``cgan``
@@ -42,3 +42,13 @@ DEFAULT_THRESHOLD: Final = 0.2
 """The Max for Live device's threshold dial default (method.md section 5)."""
 EVAL_THRESHOLD: Final = 0.25
 """Binarisation threshold of the paper's evaluation protocol (method.md section 6)."""
+
+DRUM_CHANNEL: Final = 10
+"""The MIDI channel drums are read from, 1-based as musicians count (10: General MIDI drums)."""
+HOP: Final = 16
+"""Steps between the starts of two windows cut from one file (16: one bar)."""
+MIN_ONSETS: Final = 5
+"""Windows with fewer hits are dropped (near-silent windows teach nothing)."""
+PATH_COLUMN: Final = "midi_filename"
+LABEL_COLUMN: Final = "style"
+"""The labels CSV's default columns: the Groove MIDI Dataset's ``info.csv`` works as it is."""

@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from rhythmcan_cli.atomic import atomic_write
 from rhythmcan_cli.audio.scores import (
-    DRUM_CHANNEL,
+    DRUM_CHANNEL_0,
     SAMPLE_RATE,
     TAIL_S,
     Score,
@@ -130,11 +130,11 @@ def render_fluidsynth(
         if sfid == -1:
             raise AudioError(f"FluidSynth cannot load SoundFont {soundfont}")
         for channel in range(16):
-            if channel != DRUM_CHANNEL:
+            if channel != DRUM_CHANNEL_0:
                 synth.program_select(channel, sfid, 0, 0)
-        if synth.program_select(DRUM_CHANNEL, sfid, 128, KITS[kit]) != 0:
+        if synth.program_select(DRUM_CHANNEL_0, sfid, 128, KITS[kit]) != 0:
             notices.append(f"kit '{kit}' is not in {soundfont.name}: playing the standard kit")
-            if synth.program_select(DRUM_CHANNEL, sfid, 128, 0) != 0:
+            if synth.program_select(DRUM_CHANNEL_0, sfid, 128, 0) != 0:
                 raise AudioError(f"SoundFont {soundfont} has no drum kits (bank 128)")
         total = round((score.length_s + tail_s) * samplerate)
         audio = np.zeros((total, 2), dtype=np.int16)  # filled in place: no copies of the whole
@@ -156,7 +156,7 @@ def render_fluidsynth(
                 synth.noteon(channel, a, b)
             elif kind == "off":
                 synth.noteoff(channel, a)
-            elif channel != DRUM_CHANNEL:
+            elif channel != DRUM_CHANNEL_0:
                 synth.program_select(channel, sfid, 0, a)
         pull(total)
     finally:

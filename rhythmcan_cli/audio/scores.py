@@ -26,12 +26,13 @@ from rhythmcan_cli.sampling.patterns import (
     parse_line,
     stream_lines,
 )
+from rhythmcan_cli.vocabulary import DRUM_CHANNEL
 
 SAMPLE_RATE: Final = 44100
 
 
-DRUM_CHANNEL: Final = 9
-"""0-based MIDI channel of General MIDI drums (channel 10)."""
+DRUM_CHANNEL_0: Final = DRUM_CHANNEL - 1
+"""0-based MIDI channel of General MIDI drums (channel 10), as FluidSynth and mido count."""
 
 
 TAIL_S: Final = 0.6
@@ -65,7 +66,7 @@ class Score:
     events: tuple[tuple[float, str, int, int, int], ...]
     length_s: float
 
-    def hits(self, channel: int = DRUM_CHANNEL) -> list[tuple[float, int, int]]:
+    def hits(self, channel: int = DRUM_CHANNEL_0) -> list[tuple[float, int, int]]:
         """``(seconds, pitch, velocity)`` of the note-ons on ``channel``."""
         return [(t, a, b) for t, kind, ch, a, b in self.events if kind == "on" and ch == channel]
 

@@ -25,6 +25,7 @@ from rhythmcan_cli.cli.options import (
     Where,
     dataset_options,
 )
+from rhythmcan_cli.vocabulary import DRUM_CHANNEL, HOP, LABEL_COLUMN, MIN_ONSETS, PATH_COLUMN
 
 if TYPE_CHECKING:
     from rhythmcan_cli.dataset import DatasetReport
@@ -38,13 +39,13 @@ MAX_SKIPPED_SHOWN = 20
 def inspect(
     data_dir: DataDir,
     labels: Labels = None,
-    path_column: PathColumn = "midi_filename",
-    label_column: LabelColumn = "style",
+    path_column: PathColumn = PATH_COLUMN,
+    label_column: LabelColumn = LABEL_COLUMN,
     full_label: FullLabel = False,
     where: Where = None,
-    channel: Channel = 10,
-    hop: Hop = 16,
-    min_onsets: MinOnsets = 5,
+    channel: Channel = DRUM_CHANNEL,
+    hop: Hop = HOP,
+    min_onsets: MinOnsets = MIN_ONSETS,
     genres: Genres = None,
     min_genre_windows: MinGenreWindows = 0,
     as_json: Json = False,

@@ -17,7 +17,15 @@ from rhythmcan_cli.cli.console import err, out, progress_bar, run
 from rhythmcan_cli.errors import UsageError
 from rhythmcan_cli.progress import ProgressEvent
 from rhythmcan_cli.training.config import TrainConfig
-from rhythmcan_cli.vocabulary import ModelKind, Strategy
+from rhythmcan_cli.vocabulary import (
+    DRUM_CHANNEL,
+    HOP,
+    LABEL_COLUMN,
+    MIN_ONSETS,
+    PATH_COLUMN,
+    ModelKind,
+    Strategy,
+)
 
 if TYPE_CHECKING:
     from rhythmcan_cli.training.config import TrainResult
@@ -116,13 +124,13 @@ def train(
         ),
     ] = 50,
     labels: opt.Labels = None,
-    path_column: opt.PathColumn = "midi_filename",
-    label_column: opt.LabelColumn = "style",
+    path_column: opt.PathColumn = PATH_COLUMN,
+    label_column: opt.LabelColumn = LABEL_COLUMN,
     full_label: opt.FullLabel = False,
     where: opt.Where = None,
-    channel: opt.Channel = 10,
-    hop: opt.Hop = 16,
-    min_onsets: opt.MinOnsets = 5,
+    channel: opt.Channel = DRUM_CHANNEL,
+    hop: opt.Hop = HOP,
+    min_onsets: opt.MinOnsets = MIN_ONSETS,
     genres: opt.Genres = None,
     min_genre_windows: opt.MinGenreWindows = 0,
     no_cache: opt.NoCache = False,

@@ -42,19 +42,20 @@ from rhythmcan_cli.errors import DataError, UsageError
 from rhythmcan_cli.grid import N_CLASSES, STEPS, FloatArray
 from rhythmcan_cli.inputs import read_file
 from rhythmcan_cli.progress import ProgressCallback, report
+from rhythmcan_cli.vocabulary import DRUM_CHANNEL, HOP, LABEL_COLUMN, MIN_ONSETS, PATH_COLUMN
 
 
 def build_dataset(
     data_dir: Path,
     *,
     labels_csv: Path | None = None,
-    path_column: str = "midi_filename",
-    label_column: str = "style",
+    path_column: str = PATH_COLUMN,
+    label_column: str = LABEL_COLUMN,
     primary_label: bool = True,
     where: Sequence[tuple[str, str]] = (),
-    channel: int = 10,
-    hop: int = 16,
-    min_onsets: int = 5,
+    channel: int = DRUM_CHANNEL,
+    hop: int = HOP,
+    min_onsets: int = MIN_ONSETS,
     cache_dir: Path | bool | None = None,
     workers: int | None = None,
     progress: ProgressCallback | None = None,

@@ -31,6 +31,7 @@ GENRES: Final = (
 )
 WHERE: Final = (("beat_type", "beat"),)
 HOP: Final = 16
+"""One bar (the library's default too, ``vocabulary.HOP``)."""
 MIN_ONSETS: Final = 5
 SEED: Final = 2020
 """The bundled models' seed, also the seed of their held-out split."""

@@ -26,6 +26,7 @@ import numpy.typing as npt
 
 from rhythmcan_cli.errors import DataError
 from rhythmcan_cli.grid import EVAL_THRESHOLD
+from rhythmcan_cli.vocabulary import PATH_COLUMN
 
 if TYPE_CHECKING:
     from rhythmcan_cli.dataset import Dataset
@@ -37,7 +38,7 @@ READY_HELD = frozenset({"validation", "valid", "val", "test", "eval", "dev", "he
 
 
 def file_groups(
-    data: Dataset, labels_csv: Path, column: str, *, path_column: str = "midi_filename"
+    data: Dataset, labels_csv: Path, column: str, *, path_column: str = PATH_COLUMN
 ) -> list[str]:
     """The value of ``column`` for each of ``data.files`` (in that order).
 
@@ -149,7 +150,7 @@ def held_out_split(
             raise DataError(
                 f"--split-by {split_by} reads a column of the labels CSV: pass --labels CSV"
             )
-        path_column = str(data.report.options.get("path_column", "midi_filename"))
+        path_column = str(data.report.options.get("path_column", PATH_COLUMN))
         groups = file_groups(data, Path(labels), split_by, path_column=path_column)
         ready = ready_split(groups)
         if ready and validation is None:

@@ -25,6 +25,7 @@ import numpy.typing as npt
 
 from rhythmcan_cli.errors import DataError
 from rhythmcan_cli.evaluation.calibration import JudgeQuality, confusion_matrix, judge_quality
+from rhythmcan_cli.vocabulary import PATH_COLUMN
 
 if TYPE_CHECKING:
     from rhythmcan_cli.dataset import Dataset
@@ -155,7 +156,7 @@ def judge_training_files(card: Any, data: Dataset) -> set[int] | None:
     training = dict(getattr(card, "training", {}) or {})
     column, values = training.get("split_column"), training.get("train_values")
     if isinstance(column, str) and isinstance(values, list) and data.report.labels_csv:
-        path_column = str(data.report.options.get("path_column", "midi_filename"))
+        path_column = str(data.report.options.get("path_column", PATH_COLUMN))
         try:
             groups = file_groups(
                 data, Path(data.report.labels_csv), column, path_column=path_column

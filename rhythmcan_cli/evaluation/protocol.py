@@ -65,6 +65,7 @@ from rhythmcan_cli.evaluation.sets import (
 from rhythmcan_cli.evaluation.texture import compare as compare_texture
 from rhythmcan_cli.grid import EVAL_THRESHOLD, check_batch
 from rhythmcan_cli.progress import ProgressCallback, report
+from rhythmcan_cli.vocabulary import DRUM_CHANNEL
 
 if TYPE_CHECKING:
     from rhythmcan_cli.dataset import Dataset
@@ -466,7 +467,7 @@ def evaluate_source(
     data_dir: Path,
     *,
     dataset_options: Mapping[str, Any] | None = None,
-    channel: int = 10,
+    channel: int = DRUM_CHANNEL,
     n: int = 1000,
     seed: int = 0,
     classifier: str | bool | None = None,

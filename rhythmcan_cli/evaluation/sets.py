@@ -15,6 +15,7 @@ import numpy.typing as npt
 from rhythmcan_cli.errors import DataError
 from rhythmcan_cli.evaluation import distance
 from rhythmcan_cli.grid import EVAL_THRESHOLD, N_CLASSES, STEPS, check_batch
+from rhythmcan_cli.vocabulary import DRUM_CHANNEL
 
 if TYPE_CHECKING:
     from rhythmcan_cli.store import StoredModel
@@ -31,7 +32,7 @@ class GeneratedSet:
     kind: str = "patterns"
 
 
-def read_generated(path: Path, *, channel: int = 10) -> GeneratedSet:
+def read_generated(path: Path, *, channel: int = DRUM_CHANNEL) -> GeneratedSet:
     """Already generated patterns: a folder of MIDI files, one MIDI file, or pattern JSON lines.
 
     MIDI is cut into back-to-back 2-bar windows (hop 32, empty windows kept) because a
@@ -116,7 +117,7 @@ def random_baselines(
     return first, second
 
 
-def resolve_source(ref: str, *, channel: int = 10) -> StoredModel | GeneratedSet:
+def resolve_source(ref: str, *, channel: int = DRUM_CHANNEL) -> StoredModel | GeneratedSet:
     """What ``evaluate MODEL_OR_PATTERNS`` names: a stored model (a name, or a folder holding
     a card.json) or generated patterns (a MIDI folder or file, pattern JSON lines, ``-`` for
     JSON lines on stdin). A missing file with a pattern suffix is a DataError, not a model name.

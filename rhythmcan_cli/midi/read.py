@@ -33,6 +33,7 @@ from rhythmcan_cli.grid import (
     FloatArray,
 )
 from rhythmcan_cli.inputs import InputError, read_file
+from rhythmcan_cli.vocabulary import DRUM_CHANNEL, HOP, MIN_ONSETS
 
 if TYPE_CHECKING:  # pragma: no cover
     import mido
@@ -369,7 +370,11 @@ def _stretches(
 
 
 def read_midi_windows(
-    source: Path | bytes, *, channel: int = 10, hop: int = 16, min_onsets: int = 5
+    source: Path | bytes,
+    *,
+    channel: int = DRUM_CHANNEL,
+    hop: int = HOP,
+    min_onsets: int = MIN_ONSETS,
 ) -> MidiWindows:
     """Cut a drum MIDI file into 2-bar windows of 16ths (only its 4/4 stretches).
 

@@ -11,6 +11,7 @@ import numpy as np
 from rhythmcan_cli.errors import DataError, MidiError, UsageError
 from rhythmcan_cli.grid import STEPS_PER_BAR
 from rhythmcan_cli.sampling.shaping import BoolArray, FloatArray, hits_of
+from rhythmcan_cli.vocabulary import DRUM_CHANNEL
 
 MIDI_SUFFIXES: Final = (".mid", ".midi", ".smf", ".kar")
 
@@ -39,7 +40,7 @@ class Target:
         return hits_of(self.values, limit)
 
 
-def load_target(ref: str, *, bar: int | None = None, channel: int = 10) -> Target:
+def load_target(ref: str, *, bar: int | None = None, channel: int = DRUM_CHANNEL) -> Target:
     """A --like target: ``last``, a pattern JSON file, or a MIDI file's 2-bar window.
 
     ``bar`` (1-based) picks the window starting at that bar of the file's 4/4 stretches
