@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_jam.py [--seconds 60] [--model default-can]
 
 Runs ``rhythmcan jam`` in a private tmux server against the ALSA null sink (a temporary
-HOME with an ``.asoundrc``, as tests/test_play.py does), presses a key every 2.4 s (new,
+HOME with an ``.asoundrc``, as tests/audio/test_play.py does), presses a key every 2.4 s (new,
 vary, lock, tempo, threshold, undo, genre, save...) for ``--seconds``, quits, and prints
 the jam's last lines, which count the sounddevice callback's underruns. Target: 0.
 """

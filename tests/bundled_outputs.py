@@ -1,6 +1,6 @@
 """Stored outputs of the bundled generators: fixed z (and genres) -> the numpy engine's patterns.
 
-``tests/test_bundled_outputs.py`` compares the engine's output for every generator bundled in
+``tests/engine/test_bundled_outputs.py`` compares the engine's output for every generator bundled in
 the package with ``tests/data/bundled_outputs.json`` at ``TOLERANCE``, so a silent change to a
 shipped model (or to how the engine runs it) fails. When a model is re-bundled on purpose,
 regenerate the file from the repository root and commit it with the model::

@@ -187,7 +187,7 @@ def test_interpolation_walks_from_a_to_b_on_the_sphere(cgan: StoredModel) -> Non
 
 def test_sampled_patterns_are_written_at_their_own_threshold_and_pitches(tmp_path: Path) -> None:
     """sample.py writes through rhythmcan_cli.midi with each pattern's threshold and pitches
-    (the writer itself, its batch form and its bytes are tested in tests/test_midi.py)."""
+    (the writer itself, its batch form and its bytes are tested in tests/midi/test_midi.py)."""
     rng = np.random.default_rng(1)
     patterns = [
         SampledPattern(

@@ -15,7 +15,7 @@ from rhythmcan_cli.evaluation.calibration import (
     judge_quality,
 )
 from rhythmcan_cli.evaluation.judging import genre_following
-from tests.test_evaluate import synthetic_dataset
+from tests.evaluation.test_evaluate import synthetic_dataset
 
 GENRES = ("funk", "jazz", "rock")
 

@@ -15,7 +15,7 @@ from rhythmcan_cli.training import beyond, recipes
 from rhythmcan_cli.training.config import TrainConfig
 from rhythmcan_cli.training.steps import Trainer
 from rhythmcan_cli.training.train import train
-from tests.test_recipes import SIZES, _two_genres
+from tests.training.test_recipes import SIZES, _two_genres
 
 BEYOND = ("ambiguity_realness", "density_weight", "genre_freeze_epochs", "zero_below")
 

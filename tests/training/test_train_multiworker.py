@@ -15,7 +15,7 @@ import subprocess
 import pytest
 
 from tests.conftest import subprocess_env
-from tests.tiny_trainer_probe import probe_command, probe_result, run_probe
+from tests.training.tiny_trainer_probe import probe_command, probe_result, run_probe
 
 
 def _free_ports(n: int) -> list[int]:

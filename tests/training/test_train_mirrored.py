@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import subprocess_env
-from tests.tiny_trainer_probe import run_probe
+from tests.training.tiny_trainer_probe import run_probe
 
 
 @pytest.mark.slow

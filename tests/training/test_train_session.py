@@ -28,8 +28,8 @@ import pytest
 
 from rhythmcan_cli import store
 from rhythmcan_cli.midi import write_midi
+from tests.cli.test_train_cli import TINY_ARGS, _write_genre
 from tests.conftest import subprocess_env
-from tests.test_train_cli import TINY_ARGS, _write_genre
 
 pytestmark = pytest.mark.slow
 

@@ -15,8 +15,8 @@ from rhythmcan_cli.dataset import Dataset
 from rhythmcan_cli.evaluation.judges import ArrayClassifier
 from rhythmcan_cli.evaluation.protocol import evaluate
 from rhythmcan_cli.evaluation.sets import GeneratedSet
+from tests.evaluation.test_evaluate import GENRES, synthetic_dataset
 from tests.helpers import make_stored_model
-from tests.test_evaluate import GENRES, synthetic_dataset
 
 
 def feature_judge(x: np.ndarray) -> np.ndarray:

@@ -273,7 +273,7 @@ def test_models_commands_never_import_tensorflow(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         check=True,
-        cwd=Path(__file__).resolve().parent.parent,
+        cwd=Path(__file__).resolve().parents[2],
     )
     assert done.stdout.strip() == "[0, 0, 0, 0, 0, 0, 0, 0] []"
 
