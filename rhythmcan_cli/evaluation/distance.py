@@ -112,6 +112,13 @@ def _osa_table(
     return table
 
 
+def osa_to_row(row: np.uint32, codes: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint8]:
+    """OSA distance of one row code to each of ``codes`` (one thread: the small searches of
+    ``sample --like`` call it many times, where a thread pool costs more than it saves)."""
+    distances: npt.NDArray[np.uint8] = _osa_table(np.asarray([row], dtype=np.uint32), codes, 1)[0]
+    return distances
+
+
 @dataclass(frozen=True)
 class _Instrument:
     """One instrument's distinct rows on both sides, the inverse indices and their table."""

@@ -55,14 +55,14 @@ LIKE_WIDE: Final = 512
 the random median is of the plain samples only)."""
 LIKE_WIDE_SPREAD: Final = 3.0
 """How much wider, in units of the model's z spread."""
-LIKE_ROUNDS: Final = (1.0, 0.8, 0.6, 0.5, 0.4, 0.3, 0.2, 0.15)
+LIKE_ROUNDS: Final = (1.0, 0.7, 0.5, 0.35, 0.25, 0.15)
 """Step sizes (in units of the model's z spread) of the refinement rounds, coarse to fine."""
-LIKE_ELITES: Final = 4
-"""Best patterns refined in each round."""
-LIKE_PER_ELITE: Final = 96
-"""Variations tried around each of them per round."""
-FIT_LEVELS: Final = (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5)
-"""Thresholds a voice may pick when a --like search fits them (no --threshold given)."""
+LIKE_SHARES: Final = (144, 96, 80, 64)
+"""Variations tried per round around the best, second best... pattern found so far (the best
+gets the most: it is where the search most often ends)."""
+FIT_LEVELS: Final = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+"""Thresholds a voice may pick when a --like search fits them (no --threshold given): low
+ones let a soft hi-hat be heard, high ones keep only a voice's surest hits."""
 
 
 class LoadedModel(StoredModel):
@@ -123,11 +123,13 @@ def like(
     """Find the z whose pattern is nearest ``target``: random search, then refinement.
 
     The first ``LIKE_RANDOM`` patterns are plain samples of the model (their median distance
-    to the target is what the result is compared with); each round then varies the
-    ``LIKE_ELITES`` best found so far with a smaller step. Conditional models search within
-    the requested genre (or blend); without one, each candidate keeps its own genre.
+    to the target is what the result is compared with), ``LIKE_WIDE`` more come from a wider
+    z; each round then varies the best few found so far (``LIKE_SHARES``) with a smaller
+    step, and the search stops early once a pattern matches exactly. Conditional models
+    search within the requested genre (or blend); without one, each candidate keeps its own
+    genre.
     ``fit_thresholds`` (when the user set no threshold) lets each voice pick its threshold
-    too (:func:`_fitted`); the random median is always at the model's own threshold.
+    too (:func:`_fitted_levels`); the random median is always at the model's own threshold.
     """
     model = LoadedModel.of(model)
     sample = _sampler()
@@ -139,13 +141,15 @@ def like(
     pool += sample(model, n=LIKE_WIDE, seed=_child(rng), z_std=LIKE_WIDE_SPREAD * z_sigma, **common)
     osa, l2 = _score(target, pool, fit_thresholds)
     for step in LIKE_ROUNDS:
+        if int(osa.min()) == 0:  # already exact: nothing left to find
+            break
         order = np.lexsort((l2, osa))
-        elites = [pool[i] for i in _distinct(pool, order, LIKE_ELITES)]
+        elites = [pool[i] for i in _distinct(pool, order, len(LIKE_SHARES))]
         fresh: list[SampledPattern] = []
-        for elite in elites:
+        for elite, share in zip(elites, LIKE_SHARES, strict=False):
             fresh += sample(
                 model,
-                n=LIKE_PER_ELITE,
+                n=share,
                 seed=_child(rng),
                 vary=elite,
                 noise=step * z_sigma,
@@ -167,24 +171,28 @@ def like(
 
 
 def voice_distances(target_hits: BoolArray, hits: BoolArray) -> npt.NDArray[np.int64]:
-    """OSA distance per voice, (N, 9), of each of (N, 32, 9) ``hits`` to ``target_hits``."""
-    from rapidfuzz import process
-    from rapidfuzz.distance import OSA
+    """OSA distance per voice, (N, 9), of each of (N, 32, 9) ``hits`` to ``target_hits``.
 
-    def rows(h: BoolArray) -> list[bytes]:
-        flat = np.ascontiguousarray(h.transpose(0, 2, 1)).astype(np.uint8) + ord("0")
-        return [bytes(r) for r in flat.reshape(-1, STEPS)]
+    Each voice's distinct rows are scored once against the target's row (candidates near
+    one another repeat rows a lot: empty toms, the same hi-hat figure), one rapidfuzz call
+    per voice on one thread.
+    """
+    from rhythmcan_cli.evaluation.distance import osa_to_row, row_codes
 
-    table = process.cdist(rows(target_hits[None]), rows(hits), scorer=OSA.distance, workers=1)
-    per_row = np.asarray(table, dtype=np.int64).reshape(N_CLASSES, -1, N_CLASSES)
-    # cdist pairs every target row with every candidate row: keep voice k against voice k.
-    diagonal = per_row[np.arange(N_CLASSES), :, np.arange(N_CLASSES)]
-    return np.ascontiguousarray(diagonal.T)
+    codes = row_codes(hits)
+    target_codes = row_codes(target_hits[None])[0]
+    out = np.empty(codes.shape, dtype=np.int64)
+    for k in range(N_CLASSES):
+        distinct, inverse = np.unique(codes[:, k], return_inverse=True)
+        out[:, k] = osa_to_row(target_codes[k], distinct)[inverse.reshape(-1)]
+    return out
 
 
 def _level_distances(target_hits: BoolArray, values: FloatArray) -> npt.NDArray[np.int64]:
     """(levels, N, 9): per-voice distances with every voice read at each of FIT_LEVELS."""
-    return np.stack([voice_distances(target_hits, values > level) for level in FIT_LEVELS])
+    levels = np.asarray(FIT_LEVELS, dtype=np.float32)[:, None, None, None]
+    hits = (values[None] > levels).reshape(-1, STEPS, N_CLASSES)
+    return voice_distances(target_hits, hits).reshape(len(FIT_LEVELS), len(values), N_CLASSES)
 
 
 def _fitted_levels(target: Target, pattern: SampledPattern) -> tuple[float, ...]:
@@ -209,12 +217,14 @@ def _score(
     """Distance of each pattern to the target (``fit``: each voice at its best level) and
     the L2 distance of the values."""
     values = np.stack([p.values for p in patterns]).astype(np.float32, copy=False)
-    hits = hits_of(values, [p.threshold for p in patterns])
     target_hits = target.hits_at(patterns[0].threshold)
-    osa, l2 = distances_to(target_hits, target.values, hits, values)
     if fit:
         osa = _level_distances(target_hits, values).min(axis=0).sum(axis=1)
-    return osa, l2
+    else:
+        hits = hits_of(values, [p.threshold for p in patterns])
+        osa = voice_distances(target_hits, hits).sum(axis=1)
+    diff = values.astype(np.float64) - target.values.astype(np.float64)[None]
+    return osa, np.sqrt((diff * diff).sum(axis=(1, 2)))
 
 
 def _distinct(pool: Sequence[SampledPattern], order: npt.NDArray[np.int64], k: int) -> list[int]:

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from rhythmcan_cli.cli.app import app
 from rhythmcan_cli.errors import DataError, UsageError
+from rhythmcan_cli.evaluation.distance import osa_reference
 from rhythmcan_cli.grid import CLASS_NAMES, VOICE_GROUPS, voice_indices
 from rhythmcan_cli.midi import WRITE_PPQ, midi_bytes
 from rhythmcan_cli.sampling.feel import Humanize, accent, humanize_midi, parse_humanize
@@ -32,7 +33,7 @@ from rhythmcan_cli.sampling.shaping import (
     parse_voices,
     pattern_syncopation,
 )
-from rhythmcan_cli.sampling.steer import LoadedModel, Steering, like, steer
+from rhythmcan_cli.sampling.steer import LoadedModel, Steering, like, steer, voice_distances
 from rhythmcan_cli.sampling.target import Target, load_target
 from tests.conftest import subprocess_env
 from tests.helpers import make_stored_model, need_sounddevice
@@ -127,6 +128,20 @@ def test_like_finds_a_pattern_much_nearer_than_random(can: LoadedModel) -> None:
     assert int(osa[0]) == found.distance  # the reported distance is the pattern's own
     again = like(can, target, seed=1)
     assert np.array_equal(again.pattern.z, found.pattern.z)  # seeded
+
+
+def test_voice_distances_match_the_textbook_osa_per_voice() -> None:
+    rng = np.random.default_rng(5)
+    target = rng.random((32, 9)) < 0.3
+    hits = rng.random((40, 32, 9)) < rng.uniform(0.0, 0.6, size=(40, 1, 9))
+    hits[:20, :, 4:] = False  # repeated (empty) rows are scored once and shared
+    hits[30] = target  # an exact match
+    got = voice_distances(target, hits)
+    want = [
+        [osa_reference(target[:, k].tolist(), h[:, k].tolist()) for k in range(9)] for h in hits
+    ]
+    assert got.tolist() == want
+    assert got[30].sum() == 0
 
 
 def test_like_on_a_conditional_model_keeps_the_requested_genre(cgan: LoadedModel) -> None:
