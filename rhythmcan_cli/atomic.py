@@ -26,7 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Final
+from typing import BinaryIO, Final, overload
 
 from rhythmcan_cli.errors import DataError, OutputError
 from rhythmcan_cli.signals import Deferred, deferred_interrupts
@@ -96,6 +96,34 @@ def atomic_write(path: Path, data: bytes | str) -> None:
                     os.unlink(temp)
 
 
+@contextlib.contextmanager
+def atomic_stream(path: Path) -> Iterator[BinaryIO]:
+    """A binary file to write piece by piece (a run streamed in chunks), with
+    :func:`atomic_write`'s guarantees: the pieces go into a unique hidden temp file beside
+    ``path``, renamed into place when the block ends without an error; an error, Ctrl-C or
+    SIGTERM (which stop the block itself: a long stream must stop when asked) removes it.
+    Raises :class:`OutputError` naming ``path``.
+    """
+    path = Path(path)
+    _make_parent(path)
+    temp: str | None = None
+    try:
+        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), 0o666 & ~_umask())
+            yield handle
+        with deferred_interrupts() as deferred:
+            if not deferred.stop.is_set():
+                os.replace(temp, path)
+                temp = None
+    except OSError as error:
+        raise output_error(path, error) from None
+    finally:
+        if temp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+
+
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
@@ -105,11 +133,39 @@ def _write_all(fd: int, data: bytes) -> None:
 # ------------------------------------------------------------------------------ batches
 
 
+class NumberedNames(Sequence[str]):
+    """``prefix-001.mid`` ... ``prefix-NNN.mid``, made when asked for (at least 3 digits, more
+    for large batches): a folder of a million patterns needs no list of a million names."""
+
+    def __init__(self, count: int, suffix: str, prefix: str = "pattern") -> None:
+        self._count, self.suffix, self.prefix = count, suffix, prefix
+        self.width = max(3, len(str(count)))
+
+    def __len__(self) -> int:
+        return self._count
+
+    def _name(self, i: int) -> str:
+        return f"{self.prefix}-{i + 1:0{self.width}d}{self.suffix}"
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            return [self._name(i) for i in range(*index.indices(self._count))]
+        if not -self._count <= index < self._count:
+            raise IndexError(index)
+        return self._name(index % self._count)
+
+    def __iter__(self) -> Iterator[str]:
+        return (self._name(i) for i in range(self._count))
+
+
 def numbered_names(count: int, suffix: str, prefix: str = "pattern") -> list[str]:
-    """``prefix-001.mid`` ...: the names of a numbered batch (at least 3 digits, more for
-    large batches), shared by every writer of numbered pattern files."""
-    width = max(3, len(str(count)))
-    return [f"{prefix}-{i + 1:0{width}d}{suffix}" for i in range(count)]
+    """``prefix-001.mid`` ...: the names of a numbered batch as a list (:class:`NumberedNames`
+    makes them on demand), shared by every writer of numbered pattern files."""
+    return list(NumberedNames(count, suffix, prefix))
 
 
 def write_batch(
@@ -119,8 +175,11 @@ def write_batch(
     *,
     force: bool = False,
     on_written: Callable[[int], None] | None = None,
-) -> list[Path]:
+) -> Sequence[Path]:
     """Write ``blobs`` (one per name, produced lazily) as ``out_dir/NAME``, all or nothing.
+
+    ``names`` may be a lazy sequence (:class:`rhythmcan_cli.sample.NumberedNames`) and the
+    paths returned are one (:class:`Paths`): a million files cost no list of a million names.
 
     Without ``force`` no existing file is replaced (checked for every name before anything
     is written, and again by each move: a file appearing meanwhile is kept, the batch fails).
@@ -133,7 +192,7 @@ def write_batch(
     for name in names:
         if not name or name != os.path.basename(name) or name in (".", ".."):
             raise ValueError(f"not a plain file name: {name!r}")
-    paths = [out_dir / name for name in names]
+    paths = Paths(out_dir, names)
     if out_dir.exists() and not out_dir.is_dir():
         raise OutputError(f"cannot write into {out_dir}: it is a file, not a folder")
     created = not out_dir.exists()
@@ -149,7 +208,7 @@ def write_batch(
                 return []
             remove_stale_partials(out_dir)
             if not force:
-                _refuse_existing(out_dir, paths)
+                _refuse_existing(out_dir, names)
             partial = out_dir / f"{PARTIAL_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
             partial.mkdir()
             partial_fd = os.open(partial, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
@@ -174,11 +233,42 @@ def write_batch(
     return paths
 
 
-def _refuse_existing(out_dir: Path, paths: Sequence[Path]) -> None:
+class Paths(Sequence[Path]):
+    """``out_dir / name`` for each name, made when asked for (a batch's return value)."""
+
+    def __init__(self, out_dir: Path, names: Sequence[str]) -> None:
+        self._dir, self._names = out_dir, names
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    @overload
+    def __getitem__(self, index: int) -> Path: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Path]: ...
+    def __getitem__(self, index: int | slice) -> Path | Sequence[Path]:
+        if isinstance(index, slice):
+            return [self._dir / name for name in self._names[index]]
+        return self._dir / self._names[index]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Paths({self._dir!s}, {len(self)} files)"
+
+
+def _refuse_existing(out_dir: Path, names: Iterable[str]) -> None:
     present = set(os.listdir(out_dir))
-    for path in paths:
-        if path.name in present:
-            raise DataError(f"{path} already exists; use --force to overwrite it")
+    if not present:
+        return
+    for name in names:
+        if name in present:
+            raise DataError(f"{out_dir / name} already exists; use --force to overwrite it")
 
 
 def _write_all_files(
@@ -255,7 +345,8 @@ def _move_in(
     the batch fails); with ``force`` a rename replaces it (then a stop finishes the moves:
     the replaced files cannot be brought back, so the folder ends all-new, never mixed).
     """
-    moved: list[str] = []
+    moved = _Moved(names)  # a count, not a list: a batch may hold a million names
+    name = ""
     try:
         for name in names:
             if deferred.stop.is_set() and not force:
@@ -264,7 +355,7 @@ def _move_in(
                 os.replace(name, name, src_dir_fd=partial_fd, dst_dir_fd=out_fd)
             else:
                 _link_exclusive(name, partial_fd, out_fd)
-            moved.append(name)
+            moved.count += 1
     except FileExistsError as error:
         _unlink_all(moved, out_fd, force)
         where = out_dir / str(error.filename)
@@ -277,6 +368,16 @@ def _move_in(
         raise
     if deferred.stop.is_set() and not force:
         _unlink_all(moved, out_fd, force)
+
+
+class _Moved:
+    """The first ``count`` of ``names``: the files a batch has moved in so far."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self.names, self.count = names, 0
+
+    def __iter__(self) -> Iterator[str]:
+        return (self.names[i] for i in range(self.count))
 
 
 def _unlink_all(moved: Iterable[str], out_fd: int, force: bool) -> None:

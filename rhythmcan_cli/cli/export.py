@@ -56,12 +56,11 @@ def export_tfjs(
 
     def action() -> tuple[list[Path], dict[str, Any] | None, list[str]]:
         from rhythmcan_cli.store import open_model
-        from rhythmcan_cli.tfjs.exchange import export_metadata
-        from rhythmcan_cli.tfjs.exchange import export_tfjs as export
+        from rhythmcan_cli.tfjs.exchange import write_export
 
         chosen = None if device_genres is None else device_genres.split(",")
         stored = open_model(model)
-        written = export(
+        exported = write_export(
             stored,
             out_dir,
             force=force,
@@ -69,7 +68,9 @@ def export_tfjs(
             web=web,
             tfjs_url=tfjs_url,
         )
-        return written, export_metadata(out_dir / "model.json"), list(stored.card.genres)
+        # the menu comes from the metadata written, not from re-reading model.json (another
+        # export into the folder may have replaced it meanwhile)
+        return exported.paths, exported.meta, list(stored.card.genres)
 
     written, meta, model_genres = run(action)
     for path in written:

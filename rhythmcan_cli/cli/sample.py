@@ -18,9 +18,11 @@ warning, never the patterns. Messages go to stderr.
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Final, Optional
+from typing import TYPE_CHECKING, Annotated, Final, Optional
 
 import typer
 
@@ -47,6 +49,8 @@ if TYPE_CHECKING:
     from rhythmcan_cli.store import StoredModel
 
 MAX_GRIDS_WITH_FILES: Final = 16
+BROKEN_PIPE_EXIT: Final = 141
+"""Exit status when the reader of stdout goes away (128 + SIGPIPE, as `yes | head` gives)."""
 FORMATS: Final = ("grid", "json", "mid")
 JSON_SUFFIXES: Final = (".json", ".jsonl", ".ndjson")
 AUDIO_SUFFIXES: Final = (".wav", ".wave", ".flac", ".mp3", ".ogg", ".aif", ".aiff", ".m4a")
@@ -185,6 +189,140 @@ def _destination(output: str | None, fmt: str | None) -> tuple[str, str, Path | 
     return "file", fmt, path
 
 
+class _Made:
+    """What a streamed run has made so far: the count, the first and last pattern, every
+    pattern only when asked (a bounded few: grids after files, --play)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.first: SampledPattern | None = None
+        self.last: SampledPattern | None = None
+        self.kept: list[SampledPattern] = []
+
+    def track(
+        self,
+        chunks: Iterable[list[SampledPattern]],
+        *,
+        accent: float,
+        keep_all: bool,
+        show: bool,
+    ) -> Iterator[list[SampledPattern]]:
+        """The chunks, accented, counted and (``show``) printed as grids as they come."""
+        for chunk in chunks:
+            if accent:
+                from rhythmcan_cli.sampling.feel import accent as accented
+
+                chunk = accented(chunk, accent)
+            self.first = self.first or chunk[0]
+            self.last = chunk[-1]
+            self.count += len(chunk)
+            if keep_all:
+                self.kept.extend(chunk)
+            if show:
+                from rhythmcan_cli.cli.render import pattern_panel
+
+                for pattern in chunk:
+                    out.print(pattern_panel(pattern))
+            yield chunk
+
+
+def _check_count(
+    count: int, where: str, form: str, play: bool, loops: int, bpm: float | None
+) -> None:
+    """Refuse, before a pattern is made, the counts an output cannot take (one line each).
+
+    Grids, JSON lines (stdout or a file) stream any count, a chunk in memory at a time.
+    """
+    from rhythmcan_cli.midi.stream import MAX_FILE_PATTERNS
+    from rhythmcan_cli.sampling.output import MAX_FOLDER_FILES
+
+    if where == "dir" and count > MAX_FOLDER_FILES:
+        raise UsageError(
+            f"-n {count:,} is more than the {MAX_FOLDER_FILES:,} files sample writes into one"
+            " folder; write JSON lines (-o FILE.json or -f json), which stream any count, or"
+            " several folders with different --seed values"
+        )
+    if where in ("file", "stdout") and form == "mid" and count > MAX_FILE_PATTERNS:
+        raise UsageError(
+            f"-n {count:,} is more than the {MAX_FILE_PATTERNS:,} patterns one MIDI file holds"
+            " (111 hours at 120 bpm); write a folder (-o DIR/) or JSON lines (-f json), which"
+            " stream"
+        )
+    if play:
+        from rhythmcan_cli.audio import DEFAULT_BPM, MAX_AUDIO_S
+        from rhythmcan_cli.grid import STEPS
+
+        tempo = bpm or DEFAULT_BPM
+        seconds = count * loops * (STEPS / 4) * 60.0 / tempo
+        if seconds > MAX_AUDIO_S:
+            raise UsageError(
+                f"--play renders at most {MAX_AUDIO_S / 60:.0f} minutes; -n {count:,} with"
+                f" --loops {loops} at {tempo:g} bpm would be {seconds / 60:,.0f} minutes"
+            )
+
+
+def _write(
+    stream: Iterator[list[SampledPattern]],
+    count: int,
+    where: str,
+    form: str,
+    path: Path | None,
+    force: bool,
+    tempo: float,
+    swing: float,
+    loops: int,
+    humanized: Callable[[int, bytes], bytes] | None,
+) -> Sequence[Path]:
+    """Write the run where it goes, chunk by chunk; the files written (none for streams)."""
+    from rhythmcan_cli.atomic import atomic_write
+    from rhythmcan_cli.sampling import output as so
+
+    if where == "file" and path is not None:
+        if form == "json":
+            so.write_json_file(stream, path)
+        else:
+            data = so.midi_file_of(stream, bpm=tempo, swing=swing, loops=loops)
+            atomic_write(path, data if humanized is None else humanized(0, data))
+        return [path]
+    if where == "dir" and path is not None:
+        patterns = (pattern for chunk in stream for pattern in chunk)
+        return so.write_pattern_files(
+            patterns,
+            path,
+            count=count,
+            fmt=form,
+            force=force,
+            bpm=tempo,
+            swing=swing,
+            loops=loops,
+            transform=humanized,
+        )
+    try:
+        if where == "stdout" and form == "mid":
+            data = so.midi_file_of(stream, bpm=tempo, swing=swing, loops=loops)
+            sys.stdout.buffer.write(data if humanized is None else humanized(0, data))
+            sys.stdout.buffer.flush()
+        elif where == "stdout" or form == "json":
+            so.write_json_lines(stream, sys.stdout)
+        else:
+            for _ in stream:  # grids: printed as each chunk comes (_Made.track)
+                pass
+    except BrokenPipeError:  # the reader stopped (`| head`): stop quietly, as Unix tools do
+        _drop_stdout()
+        raise typer.Exit(BROKEN_PIPE_EXIT) from None
+    return []
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null so that the exit's flush cannot fail again."""
+    import os
+
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
 def sample(
     model: Model = None,
     genre: GenreOpt = None,
@@ -227,15 +365,15 @@ def sample(
     """
     like_line: str | None = None
     new_anchor_pattern: SampledPattern | None = None
+    made = _Made()
+    live_grids = False
 
-    def action() -> tuple[list[SampledPattern], str, str, Path | None, list[Path]]:
-        nonlocal like_line, new_anchor_pattern
+    def action() -> tuple[str, str, Path | None, Sequence[Path]]:
+        nonlocal like_line, new_anchor_pattern, live_grids
         from rhythmcan_cli.cli import steering as st
         from rhythmcan_cli.sampling import patterns as pj
         from rhythmcan_cli.sampling.anchor import choose_anchor
-        from rhythmcan_cli.sampling.sample import midi_file_bytes as plain_midi_bytes
-        from rhythmcan_cli.sampling.sample import parse_genre, write_pattern_files
-        from rhythmcan_cli.sampling.sample import sample as sample_patterns
+        from rhythmcan_cli.sampling.sample import parse_genre, sample_chunks
 
         where, form, path = _destination(output, fmt)
         if play:
@@ -258,6 +396,7 @@ def sample(
             raise UsageError("--interpolate walks between two patterns: it takes no steering")
         if like is not None and vary is not None:
             raise UsageError("use either --like (your groove) or --vary (a pattern), not both")
+        _check_count(steps if interpolate is not None else n, where, form, play, loops, bpm)
         anchor, new_anchor = choose_anchor(vary) if vary is not None else (None, False)
         keep = anchor if new_anchor else None  # --vary FILE: the next --vary last varies it
         ends = None
@@ -267,7 +406,8 @@ def sample(
         if where == "file" and path is not None and path.exists() and not force:
             raise DataError(f"{path} already exists; use --force to replace it")
         stored = _pick_model(model, genre, anchor)
-        if request.active:
+        chunks: Iterable[list[SampledPattern]]
+        if request.active:  # a search over at most --candidates (100,000) patterns
             steered = st.steer_patterns(
                 request,
                 stored,
@@ -279,10 +419,11 @@ def sample(
                 vary=anchor,
                 noise=noise,
             )
-            patterns = steered.patterns
+            chunks, count = [steered.patterns], len(steered.patterns)
+            run_seed = steered.patterns[0].seed
             like_line = st.like_line(steered)
-        else:
-            patterns = sample_patterns(
+        else:  # made and written a chunk at a time: memory stays that of one chunk
+            sampled = sample_chunks(
                 stored,
                 n=n,
                 seed=seed,
@@ -295,67 +436,41 @@ def sample(
                 steps=steps,
                 threshold=request.thresholds.base,
             )
+            chunks, count, run_seed = sampled.chunks, sampled.count, sampled.seed
             steered = None
-        if accent:
-            from rhythmcan_cli.sampling.feel import accent as accented
-
-            patterns = accented(patterns, accent)
+        live_grids = where == "terminal" and form == "grid"
+        keep_all = play or (
+            where in ("file", "dir") and stdout_is_terminal() and count <= MAX_GRIDS_WITH_FILES
+        )
+        stream = made.track(chunks, accent=accent, keep_all=keep_all, show=live_grids)
+        tempo = bpm or 120.0
+        humanized = st.midi_encoder(request.humanize, seed=run_seed, bpm=tempo)
+        written = _write(stream, count, where, form, path, force, tempo, swing, loops, humanized)
         if vary is None:
-            keep = patterns[-1]  # --vary last leaves the anchor where it is
+            keep = made.last  # --vary last leaves the anchor where it is
             if steered is not None and steered.like is not None:
                 keep = steered.like.pattern  # --like: the match is the anchor
         new_anchor_pattern = keep  # kept (with 'last') once the output is written
-        written: list[Path] = []
-        tempo = bpm or 120.0
-        humanized = st.midi_encoder(request.humanize, seed=patterns[0].seed, bpm=tempo)
+        return where, form, path, written
 
-        def midi_file_bytes(patterns: list[SampledPattern], **options: Any) -> bytes:
-            data = plain_midi_bytes(patterns, **options)
-            return data if humanized is None else humanized(0, data)
-
-        if where == "file" and path is not None:
-            if form == "json":
-                pj.write_patterns(patterns, path)
-            else:
-                data = midi_file_bytes(patterns, bpm=tempo, swing=swing, loops=loops)
-                pj.atomic_write(path, data)
-            written = [path]
-        elif where == "dir" and path is not None:
-            written = write_pattern_files(
-                patterns,
-                path,
-                fmt=form,
-                force=force,
-                bpm=tempo,
-                swing=swing,
-                loops=loops,
-                transform=humanized,
-            )
-        elif where == "stdout" and form == "mid":
-            sys.stdout.buffer.write(midi_file_bytes(patterns, bpm=tempo, swing=swing, loops=loops))
-            sys.stdout.buffer.flush()
-        elif where == "stdout" or form == "json":
-            sys.stdout.write(pj.dumps_patterns(patterns))
-            sys.stdout.flush()
-        return patterns, where, form, path, written
-
-    patterns, where, form, path, written = run(action)
-    problem = _keep_last(patterns[-1], new_anchor_pattern)
+    where, _, path, written = run(action)
+    first, last = made.first, made.last
+    assert first is not None and last is not None  # a run makes at least one pattern
+    problem = _keep_last(last, new_anchor_pattern)
     if problem:
         err.print(f"warning: {problem}", highlight=False, markup=False, soft_wrap=True)
     if like_line is not None and not quiet:
         err.print(like_line, highlight=False, markup=False, soft_wrap=True)
-    show_grids = (where == "terminal" and form == "grid") or (
-        where in ("file", "dir") and stdout_is_terminal() and len(patterns) <= MAX_GRIDS_WITH_FILES
+    show_grids = live_grids or (
+        where in ("file", "dir") and stdout_is_terminal() and made.count <= MAX_GRIDS_WITH_FILES
     )
-    if show_grids:
+    if show_grids and not live_grids:
         from rhythmcan_cli.cli.render import pattern_panel
 
-        for pattern in patterns:
+        for pattern in made.kept:
             out.print(pattern_panel(pattern))
     if not quiet:
-        first = patterns[0]
-        what = f"{len(patterns)} pattern{'s' if len(patterns) != 1 else ''}"
+        what = f"{made.count} pattern{'s' if made.count != 1 else ''}"
         if written:
             target = str(path) if where == "file" else f"{len(written)} files in {path}"
             err.print(
@@ -368,6 +483,7 @@ def sample(
             err.print(
                 f"{what} from {first.model}, seed {first.seed}", highlight=False, markup=False
             )
+    patterns = made.kept
     if play:
 
         def play_action() -> PlayResult:

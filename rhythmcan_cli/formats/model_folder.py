@@ -8,6 +8,11 @@ every file rhythmcan reads from one goes through here:
   refused, so nothing outside the folder is ever read;
 - the type is checked on the open descriptor (``fstat``), opened with ``O_NONBLOCK`` so a
   FIFO cannot stall the open: FIFOs, devices, sockets and folders are refused;
+- a file with more than one name (a hard link, ``st_nlink > 1``) is refused where no
+  checksum of ours vouches for its bytes (a folder the user gives): its bytes may be another
+  file's, outside the folder (``ln ~/.ssh/id_rsa w2.bin``). The store and the bundled models
+  accept them (``hard_links=True``): their files are copies rhythmcan made and checksummed,
+  and installers such as uv hard-link package files from their cache;
 - the size comes from ``fstat`` and is checked against a cap *before* reading, and the read
   stops at the cap (a file growing meanwhile is refused too);
 - JSON is parsed with a nesting bound, so a 100,000-level document is one ``ModelError``;
@@ -80,13 +85,24 @@ def _check_regular(fd: int, where: str) -> os.stat_result:
     return info
 
 
+def _check_single_name(info: os.stat_result, where: str) -> None:
+    if info.st_nlink > 1:
+        raise UnsafeFileError(
+            f"{where} is a hard link ({info.st_nlink} names share its bytes, which may be a"
+            " file outside the model folder); copy the file into the folder instead"
+        )
+
+
 @contextlib.contextmanager
-def open_inside(folder: Path, rel: str, where: str = "") -> Iterator[int]:
+def open_inside(
+    folder: Path, rel: str, where: str = "", *, hard_links: bool = False
+) -> Iterator[int]:
     """A read-only descriptor of regular file ``rel`` (``a/b`` form) inside ``folder``.
 
     No component of ``rel`` may be a symbolic link (``O_NOFOLLOW`` at each step), and the
-    file must be regular (checked on the descriptor). OSError (FileNotFoundError...) passes
-    through; links and special files raise UnsafeFileError.
+    file must be regular (checked on the descriptor) with one name unless ``hard_links``.
+    OSError (FileNotFoundError...) passes through; links and special files raise
+    UnsafeFileError.
     """
     label = where or rel
     parts = PurePosixPath(rel).parts
@@ -112,7 +128,9 @@ def open_inside(folder: Path, rel: str, where: str = "") -> Iterator[int]:
     finally:
         os.close(dir_fd)
     try:
-        _check_regular(fd, label)
+        info = _check_regular(fd, label)
+        if not hard_links:
+            _check_single_name(info, label)
         yield fd
     finally:
         os.close(fd)
@@ -148,16 +166,18 @@ def read_fd(fd: int, cap: int, where: str) -> bytes:
         parts.append(chunk)
 
 
-def read_inside(folder: Path, rel: str, cap: int, where: str = "") -> bytes:
+def read_inside(
+    folder: Path, rel: str, cap: int, where: str = "", *, hard_links: bool = False
+) -> bytes:
     """The bytes of regular file ``rel`` inside ``folder`` (no links), at most ``cap``."""
-    with open_inside(folder, rel, where) as fd:
+    with open_inside(folder, rel, where, hard_links=hard_links) as fd:
         return read_fd(fd, cap, where or rel)
 
 
-def sha256_inside(folder: Path, rel: str, where: str = "") -> str:
+def sha256_inside(folder: Path, rel: str, where: str = "", *, hard_links: bool = False) -> str:
     """sha256 of regular file ``rel`` inside ``folder`` (no links, no pipes, no devices)."""
     digest = hashlib.sha256()
-    with open_inside(folder, rel, where) as fd:
+    with open_inside(folder, rel, where, hard_links=hard_links) as fd:
         os.set_blocking(fd, True)
         while chunk := os.read(fd, _CHUNK):
             digest.update(chunk)

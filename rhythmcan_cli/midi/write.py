@@ -436,4 +436,4 @@ def write_midi_files(
         pitches=pitches,
         track_name=track_name,
     )
-    return write_batch(Path(out_dir), names, blobs, force=force)
+    return list(write_batch(Path(out_dir), names, blobs, force=force))

@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import numpy as np
@@ -43,8 +43,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from rhythmcan_cli.store import StoredModel
 
 MAX_COUNT: Final = 100_000
-"""Most patterns one call makes: they are held in memory (about 9 KB each with their output,
-so 0.9 GB); ``-n 1000000000`` is refused with one line instead of allocating 745 GiB."""
+"""Most patterns :func:`sample` returns as one list (about 2.5 KB each in memory);
+:func:`sample_chunks` streams any count."""
+CHUNK: Final = 1024
+"""Patterns made at a time by :func:`sample_chunks` (whole engine batches): a run's memory is
+that of one chunk, whatever ``-n``."""
 MAX_Z_STD: Final = MAX_Z_SIGMA
 """Largest z spread accepted, as for a card's z sigmas (models are trained at 0.5-1;
 ``--z-std 1e308`` overflowed z to infinity)."""
@@ -53,8 +56,6 @@ BATCH: Final = 256
 GENERATE_THREADS: Final = 4
 """Most threads generating batches at once (at most half the CPUs: on a 2-core machine one
 thread was fastest, on 16 cores four)."""
-ENCODE_CHUNK: Final = 1024
-"""Patterns encoded together before their files are handed to the writer threads."""
 Z_DECIMALS: Final = 6
 
 
@@ -172,7 +173,71 @@ def sample(
     threshold: float | None = None,
     progress: ProgressCallback | None = None,
 ) -> list[SampledPattern]:
-    """Generate patterns with ``model`` (see the module docstring for every option)."""
+    """Generate patterns with ``model`` (see the module docstring for every option), as a list.
+
+    A list holds every pattern at once (about 2.5 KB each), so it is capped at
+    :data:`MAX_COUNT`; :func:`sample_chunks` streams any count.
+    """
+    count = n if interpolate is None else steps
+    if count > MAX_COUNT:
+        raise UsageError(
+            f"-n {count:,} is more than the {MAX_COUNT:,} patterns held in memory at once;"
+            " stream them in chunks instead (sample_chunks)"
+        )
+    chunks = sample_chunks(
+        model,
+        n=n,
+        seed=seed,
+        genre=genre,
+        ambiguous=ambiguous,
+        z_std=z_std,
+        vary=vary,
+        noise=noise,
+        interpolate=interpolate,
+        steps=steps,
+        threshold=threshold,
+        progress=progress,
+    )
+    return [pattern for chunk in chunks.chunks for pattern in chunk]
+
+
+@dataclass(frozen=True)
+class Chunks:
+    """A sampling run checked and ready: ``count`` patterns, ``chunks`` yields them in lists of
+    at most :data:`CHUNK`, made only when asked for (memory stays that of one chunk)."""
+
+    count: int
+    seed: int
+    model: str
+    chunks: Iterator[list[SampledPattern]]
+
+
+def sample_chunks(
+    model: StoredModel,
+    *,
+    n: int = 1,
+    seed: int | None = None,
+    genre: Genre = None,
+    ambiguous: bool = False,
+    z_std: float | None = None,
+    vary: SampledPattern | None = None,
+    noise: float = 0.2,
+    interpolate: tuple[SampledPattern, SampledPattern] | None = None,
+    steps: int = 8,
+    threshold: float | None = None,
+    progress: ProgressCallback | None = None,
+    chunk: int | None = None,
+) -> Chunks:
+    """:func:`sample`, streamed: every option is checked now (errors raise here, before any
+    pattern is made); the patterns come ``chunk`` (default :data:`CHUNK`) at a time.
+
+    The patterns equal :func:`sample`'s byte for byte: z comes from one random stream in
+    order; only a conditional model's random genre picks are drawn per chunk (after that
+    chunk's z), which changes nothing for ``n`` up to :data:`CHUNK`.
+    """
+    chunk = CHUNK if chunk is None else chunk
+    if chunk < 1 or chunk % BATCH:  # whole batches: the same patterns as one big run
+        raise ValueError(f"chunk must be a multiple of {BATCH}, got {chunk}")
     if interpolate is not None:
         if steps < 2:
             raise UsageError(f"--steps must be at least 2 to interpolate, got {steps}")
@@ -181,11 +246,6 @@ def sample(
         n = steps
     if n < 1:
         raise UsageError(f"-n must be at least 1, got {n}")
-    if n > MAX_COUNT:
-        raise UsageError(
-            f"-n {n:,} is more than the {MAX_COUNT:,} patterns one run makes (about 9 KB of"
-            " memory each); run it in batches with different --seed values"
-        )
     if vary is not None and interpolate is not None:
         raise UsageError("use either --vary or --interpolate, not both")
     if not 0.0 <= noise <= 10.0 or not np.isfinite(noise):
@@ -224,76 +284,86 @@ def sample(
         seed = new_seed()
     if seed < 0:
         raise UsageError(f"--seed must be >= 0, got {seed}")
-    rng = np.random.default_rng(seed)
-
-    # z, one row per pattern.
-    if interpolate is not None:
-        a, b = interpolate
-        for end in (a, b):
-            if end.z.shape != (z_dim,):
-                raise DataError(
-                    f"pattern from model '{end.model}' has a z of {end.z.size} numbers; "
-                    f"model '{name}' takes {z_dim}"
-                )
-        ts = np.linspace(0.0, 1.0, steps)
-        z = np.stack([_slerp(a.z, b.z, float(t)) for t in ts])
-    elif vary is not None:
-        if vary.z.shape != (z_dim,):
+    for end in interpolate or (() if vary is None else (vary,)):
+        if end.z.shape != (z_dim,):
             raise DataError(
-                f"pattern from model '{vary.model}' has a z of {vary.z.size} numbers; "
+                f"pattern from model '{end.model}' has a z of {end.z.size} numbers; "
                 f"model '{name}' takes {z_dim}"
             )
-        z = vary.z[None, :] + noise * rng.standard_normal((n, z_dim))
-    else:
-        z = z_sigma * rng.standard_normal((n, z_dim))
-    z = np.round(z, Z_DECIMALS)
 
-    # Genre weights, one row per pattern (conditional models only).
-    weights: npt.NDArray[np.float64] | None = None
+    # Genre weights: one fixed row, a walk between two rows, or random picks per pattern.
+    fixed: npt.NDArray[np.float64] | None = None
+    walk: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None = None
     if conditional:
-        k = len(genres)
         if interpolate is not None:
             a, b = interpolate
             ga = genre if genre is not None else _known(a.genre, genres)
             gb = genre if genre is not None else _known(b.genre, genres)
-            wa = _genre_weights(ga, genres, name)
-            wb = _genre_weights(gb, genres, name)
-            ts = np.linspace(0.0, 1.0, steps)[:, None]
-            weights = (1.0 - ts) * wa[None, :] + ts * wb[None, :]
+            walk = (_genre_weights(ga, genres, name), _genre_weights(gb, genres, name))
         elif genre is not None or ambiguous:
-            weights = np.tile(_genre_weights(genre, genres, name), (n, 1))
+            fixed = _genre_weights(genre, genres, name)
         elif vary is not None:
-            weights = np.tile(_genre_weights(_known(vary.genre, genres), genres, name), (n, 1))
-        else:
-            picks = rng.integers(0, k, size=n)
-            weights = np.eye(k, dtype=np.float64)[picks]
-
-    values = _generate(generator, z, weights, progress)
+            fixed = _genre_weights(_known(vary.genre, genres), genres, name)
     class_names = tuple(_card(model, "class_names", ()) or ()) or _default_class_names()
     pitches = tuple(int(p) for p in (_card(model, "output_pitches", ()) or ()))
     pitches = pitches or _default_pitches()
-    out: list[SampledPattern] = []
-    for i in range(n):
-        record: Genre = _weights_to_genre(weights[i], genres) if weights is not None else None
-        z_row = z[i].copy()
-        z_row.setflags(write=False)
-        v = values[i]
-        v.setflags(write=False)
-        out.append(
-            SampledPattern(
-                model=name,
-                kind=kind,
-                genre=record,
-                seed=int(seed),
-                index=i,
-                z=z_row,
-                threshold=threshold,
-                class_names=class_names,
-                output_pitches=pitches,
-                values=v,
+    rng = np.random.default_rng(seed)
+    step = 1.0 / (n - 1) if n > 1 else 0.0  # as np.linspace(0, 1, n) computes it
+    total = n
+    run_seed = int(seed)
+
+    def make(start: int, stop: int) -> list[SampledPattern]:
+        size = stop - start
+        ts = np.arange(start, stop, dtype=np.float64) * step
+        if stop == total and total > 1:
+            ts[-1] = 1.0
+        if interpolate is not None:
+            z = np.stack([_slerp(interpolate[0].z, interpolate[1].z, float(t)) for t in ts])
+        elif vary is not None:
+            z = vary.z[None, :] + noise * rng.standard_normal((size, z_dim))
+        else:
+            z = z_sigma * rng.standard_normal((size, z_dim))
+        z = np.round(z, Z_DECIMALS)
+        weights: npt.NDArray[np.float64] | None = None
+        if walk is not None:
+            column = ts[:, None]
+            weights = (1.0 - column) * walk[0][None, :] + column * walk[1][None, :]
+        elif fixed is not None:
+            weights = np.tile(fixed, (size, 1))
+        elif conditional:
+            weights = np.eye(len(genres), dtype=np.float64)[rng.integers(0, len(genres), size)]
+        values = _generate(generator, z, weights, None)
+        out: list[SampledPattern] = []
+        for i in range(size):
+            record: Genre = _weights_to_genre(weights[i], genres) if weights is not None else None
+            z_row = z[i].copy()
+            z_row.setflags(write=False)
+            v = values[i]
+            v.setflags(write=False)
+            out.append(
+                SampledPattern(
+                    model=name,
+                    kind=kind,
+                    genre=record,
+                    seed=run_seed,
+                    index=start + i,
+                    z=z_row,
+                    threshold=threshold,
+                    class_names=class_names,
+                    output_pitches=pitches,
+                    values=v,
+                )
             )
-        )
-    return out
+        return out
+
+    def chunks() -> Iterator[list[SampledPattern]]:
+        for start in range(0, total, chunk):
+            stop = min(total, start + chunk)
+            made = make(start, stop)
+            report(progress, "sampling", stop, total)
+            yield made
+
+    return Chunks(count=total, seed=run_seed, model=name, chunks=chunks())
 
 
 def _known(genre: Genre, genres: Sequence[str]) -> Genre:
@@ -431,100 +501,20 @@ def _default_pitches() -> tuple[int, ...]:
     return OUTPUT_PITCHES
 
 
-# ------------------------------------------------------------------------------ output
-
-
-def _midi_arrays(
-    patterns: Sequence[SampledPattern],
-) -> tuple[npt.NDArray[np.float32], list[float], list[tuple[int, ...]]]:
-    """Values, thresholds and pitch maps of ``patterns``, as ``rhythmcan_cli.midi`` takes them."""
-    if not patterns:
-        raise DataError("no patterns to write")
-    values = np.stack([p.values for p in patterns]).astype(np.float32, copy=False)
-    return values, [p.threshold for p in patterns], [p.output_pitches for p in patterns]
-
-
-def midi_file_bytes(
-    patterns: Sequence[SampledPattern],
-    *,
-    bpm: float = 120.0,
-    swing: float = 0.0,
-    loops: int = 1,
-    track_name: str = "rhythmcan",
-) -> bytes:
-    """One MIDI file with ``patterns`` one after another (:func:`rhythmcan_cli.midi.midi_bytes`).
-
-    Each pattern is written at its own threshold and output pitches.
-    """
-    from rhythmcan_cli.midi import midi_bytes
-
-    values, thresholds, pitches = _midi_arrays(patterns)
-    return midi_bytes(
-        values,
-        threshold=thresholds,
-        pitches=pitches,
-        bpm=bpm,
-        swing=swing,
-        loops=loops,
-        track_name=track_name,
-    )
-
-
-def write_pattern_files(
-    patterns: Sequence[SampledPattern],
-    out_dir: Path,
-    *,
-    fmt: str = "mid",
-    force: bool = False,
-    bpm: float = 120.0,
-    swing: float = 0.0,
-    loops: int = 1,
-    progress: ProgressCallback | None = None,
-    transform: Callable[[int, bytes], bytes] | None = None,
-) -> list[Path]:
-    """One numbered file per pattern (MIDI or JSON) in ``out_dir``; never overwrites unless force.
-
-    ``transform(i, data)``, when given, rewrites MIDI file ``i`` before it is written
-    (``--humanize``).
-
-    All or nothing (:func:`rhythmcan_cli.atomic.write_batch`): every name is checked before
-    anything is written, the files appear only when all are whole, and an error, Ctrl-C or
-    SIGTERM leaves none of them. Patterns are encoded here while threads create the files.
-    """
-    from rhythmcan_cli.atomic import numbered_names, write_batch
-    from rhythmcan_cli.midi import midi_files
-    from rhythmcan_cli.sampling.patterns import to_json_line
-
-    if fmt not in ("mid", "json"):
-        raise UsageError(f"cannot write {fmt!r} files; use mid or json")
-    names = numbered_names(len(patterns), "." + fmt)
-
-    def encode(chunk: Sequence[SampledPattern]) -> list[bytes]:
-        if fmt == "mid":
-            values, thresholds, pitches = _midi_arrays(chunk)
-            return midi_files(
-                values, threshold=thresholds, pitches=pitches, bpm=bpm, swing=swing, loops=loops
-            )
-        return [(to_json_line(p) + "\n").encode("utf-8") for p in chunk]
-
-    def blobs() -> Iterator[bytes]:
-        for start in range(0, len(patterns), ENCODE_CHUNK):
-            encoded = encode(patterns[start : start + ENCODE_CHUNK])
-            if transform is not None and fmt == "mid":
-                encoded = [transform(start + j, blob) for j, blob in enumerate(encoded)]
-            yield from encoded
-
-    def on_written(done: int) -> None:
-        report(progress, "writing", done, len(names))
-
-    return write_batch(out_dir, names, blobs(), force=force, on_written=on_written)
-
+# Output lives in rhythmcan_cli.sampling.output; these names stay importable from here.
+from rhythmcan_cli.sampling.output import (  # noqa: E402
+    midi_file_bytes,
+    write_pattern_files,
+)
 
 __all__ = [
+    "CHUNK",
+    "Chunks",
     "SampledPattern",
     "midi_file_bytes",
     "new_seed",
     "parse_genre",
     "sample",
+    "sample_chunks",
     "write_pattern_files",
 ]

@@ -10,6 +10,7 @@ import numpy as np
 
 from rhythmcan_cli.errors import DataError, MidiError, UsageError
 from rhythmcan_cli.grid import STEPS_PER_BAR
+from rhythmcan_cli.inputs import InputError, check_regular, open_regular
 from rhythmcan_cli.sampling.shaping import BoolArray, FloatArray, hits_of
 from rhythmcan_cli.vocabulary import DRUM_CHANNEL
 
@@ -52,8 +53,13 @@ def load_target(ref: str, *, bar: int | None = None, channel: int = DRUM_CHANNEL
     if bar is not None and bar < 1:
         raise UsageError(f"--bar counts from 1, got {bar}")
     path = Path(ref).expanduser()
-    if ref != "last" and not path.is_file():
+    if ref != "last" and not path.exists():
         raise DataError(f"--like: no such file: {ref}")
+    if ref != "last":  # stat only (never blocks): a FIFO, a device, a folder... says so
+        try:
+            check_regular(path, what=ref)
+        except InputError as error:
+            raise DataError(f"--like: {error}") from None
     if ref == "last" or not _looks_like_midi(path):
         try:
             found = pj.resolve_patterns(ref)
@@ -98,9 +104,11 @@ def load_target(ref: str, *, bar: int | None = None, channel: int = DRUM_CHANNEL
 def _looks_like_midi(path: Path) -> bool:
     if path.suffix.lower() in MIDI_SUFFIXES:
         return True
-    try:
-        with path.open("rb") as handle:
+    try:  # opened without blocking and checked again: a file swapped for a FIFO meanwhile
+        with open_regular(path, what=str(path)) as handle:
             return handle.read(4) == b"MThd"
+    except InputError as error:
+        raise DataError(f"--like: {error}") from None
     except OSError as error:
         raise DataError(f"--like: cannot read {path}: {error.strerror or error}") from None
 

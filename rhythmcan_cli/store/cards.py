@@ -102,11 +102,11 @@ class ModelCard:
         return card
 
 
-def read_card(folder: Path, label: str) -> ModelCard:
+def read_card(folder: Path, label: str, *, hard_links: bool = True) -> ModelCard:
     """The folder's card: a regular file (no link, FIFO or device), at most 4 MB, JSON
     nested at most MAX_JSON_DEPTH levels; ModelError for anything else."""
     try:
-        raw = read_inside(folder, CARD_FILE, _MAX_CARD_BYTES, CARD_FILE)
+        raw = read_inside(folder, CARD_FILE, _MAX_CARD_BYTES, CARD_FILE, hard_links=hard_links)
     except FileNotFoundError as error:
         if not folder.exists():
             raise ModelError(f"model {label!r} vanished (removed by another command?)") from error

@@ -44,6 +44,9 @@ class StoredModel:
     path: Path
     card: ModelCard
     bundled: bool = False
+    hard_links: bool = True
+    """Whether files with several names are read: in the store and the bundled folder (the
+    checksums are rhythmcan's own), not in a folder the user gives (formats/model_folder)."""
 
     @property
     def name(self) -> str:
@@ -84,12 +87,14 @@ class StoredModel:
             raise ModelError(f"model {self.name!r} ({self.kind}) has no generator")
         from rhythmcan_cli.formats.layers_model import read_layers_model
 
-        reader = _verified_reader(self.path, self.card, self.name, GENERATOR_JSON.split("/")[0])
+        reader = _verified_reader(
+            self.path, self.card, self.name, GENERATOR_JSON.split("/")[0], self.hard_links
+        )
         return read_layers_model(self.path / GENERATOR_JSON, reader=reader)
 
     def verify(self, prefix: str = "") -> None:
         """Re-check the checksums of the files under ``prefix`` (all by default)."""
-        _verify(self.path, self.card, self.name, prefix=prefix)
+        _verify(self.path, self.card, self.name, prefix=prefix, hard_links=self.hard_links)
 
 
 @dataclass(frozen=True)
@@ -125,7 +130,9 @@ def _unsafe(label: str, error: UnsafeFileError) -> ModelError:
     )
 
 
-def _verify(folder: Path, card: ModelCard, label: str, *, prefix: str = "") -> None:
+def _verify(
+    folder: Path, card: ModelCard, label: str, *, prefix: str = "", hard_links: bool = True
+) -> None:
     """Check every listed file's sha256, and that no unlisted file sits in the folder.
 
     Files are opened inside the folder without following links (model_files). With
@@ -136,7 +143,7 @@ def _verify(folder: Path, card: ModelCard, label: str, *, prefix: str = "") -> N
         if not rel.startswith(prefix):
             continue
         try:
-            actual = sha256_inside(folder, rel)
+            actual = sha256_inside(folder, rel, hard_links=hard_links)
         except UnsafeFileError as error:
             raise _unsafe(label, error) from None
         except OSError as error:
@@ -163,7 +170,9 @@ def _verify(folder: Path, card: ModelCard, label: str, *, prefix: str = "") -> N
         )
 
 
-def _verified_reader(folder: Path, card: ModelCard, label: str, base: str) -> FileReader:
+def _verified_reader(
+    folder: Path, card: ModelCard, label: str, base: str, hard_links: bool = True
+) -> FileReader:
     """A layers-file reader for ``folder/base``: only files the card lists, each checked
     against its sha256 on the very bytes returned (nothing read escapes the checksums)."""
 
@@ -176,7 +185,7 @@ def _verified_reader(folder: Path, card: ModelCard, label: str, base: str) -> Fi
                 "list; the model is not used"
             )
         try:
-            data = read_inside(folder, rel, cap, rel)
+            data = read_inside(folder, rel, cap, rel, hard_links=hard_links)
         except UnsafeFileError as error:
             raise _unsafe(label, error) from None
         except OSError as error:
@@ -191,10 +200,12 @@ def _verified_reader(folder: Path, card: ModelCard, label: str, base: str) -> Fi
     return read
 
 
-def load_folder(folder: Path, label: str, *, bundled: bool) -> StoredModel:
-    card = read_card(folder, label)
-    _verify(folder, card, label)
-    return StoredModel(path=folder, card=card, bundled=bundled)
+def load_folder(folder: Path, label: str, *, bundled: bool, hard_links: bool = True) -> StoredModel:
+    """The model in ``folder``, checked; ``hard_links=False`` for a folder the user gives,
+    whose card cannot vouch for its own files (a hard link may be any file's bytes)."""
+    card = read_card(folder, label, hard_links=hard_links)
+    _verify(folder, card, label, hard_links=hard_links)
+    return StoredModel(path=folder, card=card, bundled=bundled, hard_links=hard_links)
 
 
 def open_model(name_or_path: str | Path) -> StoredModel:
@@ -217,7 +228,7 @@ def open_model(name_or_path: str | Path) -> StoredModel:
     if path.is_file() and path.name == CARD_FILE:
         path = path.parent
     if path.is_dir() and (is_name is False or (path / CARD_FILE).is_file()):
-        return load_folder(path, str(path), bundled=False)
+        return load_folder(path, str(path), bundled=False, hard_links=False)
     if is_name:
         raise ModelError(
             f"no model named {text!r}; see 'rhythmcan models list' "

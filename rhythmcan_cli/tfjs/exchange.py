@@ -13,6 +13,7 @@ engine can run it, and saves it in the store. No TensorFlow here.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -158,6 +159,15 @@ def menu_lines(meta: dict[str, Any], model_genres: Sequence[str] | None = None) 
     return lines
 
 
+@dataclass(frozen=True)
+class Exported:
+    """What :func:`write_export` wrote: the paths, and the metadata inside its model.json,
+    so that nobody re-reads a file another export into the folder may have replaced."""
+
+    paths: list[Path]
+    meta: dict[str, Any]
+
+
 def export_tfjs(
     model: StoredModel,
     out_dir: Path,
@@ -167,6 +177,21 @@ def export_tfjs(
     web: bool = False,
     tfjs_url: str | None = None,
 ) -> list[Path]:
+    """:func:`write_export`, returning only the written paths."""
+    return write_export(
+        model, out_dir, force=force, device_genres=device_genres, web=web, tfjs_url=tfjs_url
+    ).paths
+
+
+def write_export(
+    model: StoredModel,
+    out_dir: Path,
+    *,
+    force: bool = False,
+    device_genres: Sequence[str] | None = None,
+    web: bool = False,
+    tfjs_url: str | None = None,
+) -> Exported:
     """Write ``model.json`` (metadata inside) and its weight shard into ``out_dir``, and with
     ``web`` a page ``index.html`` beside them that loads TF.js from ``tfjs_url`` (default:
     the CDN copy of the TF.js version the page is tested with).
@@ -174,7 +199,8 @@ def export_tfjs(
     ``device_genres``: see :func:`export_files`. Refuses (DataError naming the file) to
     overwrite existing files, or to leave an older export's ``rhythmcan.json`` beside the
     new model, unless ``force`` (which then removes it). Concurrent exports into one folder
-    are serialised and each leaves one model's complete files. Returns the written paths.
+    are serialised and each leaves one model's complete files. Returns the written paths
+    and the metadata written (what the device menu is printed from).
     """
     out_dir = Path(out_dir)
     files, meta = export_files(model, device_genres)
@@ -195,14 +221,14 @@ def export_tfjs(
     # one folder never mix their files, and without --force only one of them succeeds.
     # model.json moves in last: a reader never sees it without its weights.
     names = sorted(files, key=lambda name: name == MODEL_JSON)
-    written = write_batch(out_dir, names, (files[name] for name in names), force=force)
+    written = list(write_batch(out_dir, names, (files[name] for name in names), force=force))
     if written:
         # A stale rhythmcan.json would show in the device's Load dialog next to model.json.
         try:
             (out_dir / METADATA_FILE).unlink(missing_ok=True)
         except OSError as error:
             raise output_error(out_dir / METADATA_FILE, error) from None
-    return written
+    return Exported(written, meta)
 
 
 def export_metadata(model_json: Path) -> dict[str, Any] | None:

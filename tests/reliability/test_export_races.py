@@ -109,3 +109,32 @@ def test_concurrent_cli_exports_with_force(tmp_path: Path) -> None:
             raise
         assert proc.returncode == 0 and "Traceback" not in err, err
     consistent(out, shards)
+
+
+def test_each_cli_export_prints_the_menu_of_the_model_it_wrote(tmp_path: Path) -> None:
+    """The device menu came from re-reading model.json after writing it: with another
+    export replacing the folder meanwhile, a process printed the other model's genres. Now
+    the library returns the metadata it wrote (``tfjs.write_export``) and the CLI prints it."""
+    from rhythmcan_cli.tfjs.exchange import write_export
+
+    genres = {"cond-a": ("funk", "rock"), "cond-b": ("jazz", "latin")}
+    for seed, (name, names) in enumerate(genres.items()):
+        model = make_stored_model(name, kind="cgan", genres=names, seed=seed)
+        exported = write_export(model, tmp_path / f"lib-{name}")
+        assert exported.meta["genres"] == list(names)
+        written = json.loads((tmp_path / f"lib-{name}" / MODEL_JSON).read_text())
+        assert written["userDefinedMetadata"]["rhythmcan"] == exported.meta
+    out = tmp_path / "web"
+    for _ in range(2):
+        order = ["cond-a", "cond-b", "cond-a", "cond-b"]
+        procs = [start(cli("export-tfjs", name, str(out), "--force")) for name in order]
+        for name, proc in zip(order, procs, strict=True):
+            try:
+                _, err = proc.communicate(timeout=120)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                raise
+            assert proc.returncode == 0 and "Traceback" not in err, err
+            other = next(n for n in genres if n != name)
+            assert all(genre in err for genre in genres[name]), err
+            assert not any(genre in err for genre in genres[other]), err

@@ -86,6 +86,52 @@ def test_import_never_follows_a_symlinked_weight_file(tmp_path: Path) -> None:
     assert store_is_empty()
 
 
+def test_import_refuses_a_hard_linked_weight_file(tmp_path: Path) -> None:
+    """A hard link is a second name for another file's bytes: `ln SECRET w2.bin` made the
+    secret's first bytes `pattern/bias`, stored and re-exported like the symlink did."""
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(SECRET)
+    model_json = split_shard(tmp_path, b"")
+    (model_json.parent / "w2.bin").unlink()
+    os.link(secret, model_json.parent / "w2.bin")
+    code, _, err = invoke("models", "import", str(model_json), "--name", "leak")
+    line = assert_clean_failure((code, err))
+    assert "hard link" in line and "w2.bin" in line and "copy the file" in line
+    assert store_is_empty()
+    (model_json.parent / "w2.bin").unlink()  # a copy of the same bytes is the user's choice
+    (model_json.parent / "w2.bin").write_bytes(secret.read_bytes())
+    with pytest.raises(ModelError, match="more than the"):  # and still checked for size
+        import_model(model_json, name="copied")
+
+
+def test_a_model_folder_given_by_path_refuses_hard_links_the_store_keeps_them(
+    tmp_path: Path,
+) -> None:
+    """A folder the user names vouches for itself (its card is as untrusted as its files),
+    so a hard-linked file there is refused by `sample -m FOLDER` and `export-tfjs`. The store
+    copied and checksummed its files itself: a hard link made there (`cp -al` of the store)
+    still loads, as do bundled models that installers hard-link from their caches."""
+    model = make_stored_model("linked", kind="can")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    given = tmp_path / "given"
+    import shutil
+
+    shutil.copytree(model.path, given)
+    shard = next(rel for rel in model.card.files if rel.endswith(".bin"))
+    os.link(given / shard, outside / "other-name.bin")
+    with pytest.raises(ModelError, match="hard link"):
+        store.open_model(given)
+    code, out, err = invoke("sample", "-m", str(given), "-f", "json")
+    assert "hard link" in assert_clean_failure((code, err)) and out == ""
+    code, _, err = invoke("export-tfjs", str(given), str(tmp_path / "web"))
+    assert "hard link" in assert_clean_failure((code, err))
+    assert not (tmp_path / "web").exists()
+    os.link(model.path / shard, outside / "store-backup.bin")  # the store's own file, linked
+    stored = store.open_model("linked")
+    assert stored.generator().generate([[0.0] * 8]).shape == (1, 32, 9)
+
+
 def test_a_second_shard_that_is_a_real_file_beside_it_still_imports(tmp_path: Path) -> None:
     """The refusal is about the link: the same split with a regular w2.bin imports."""
     model_json = split_shard(tmp_path, b"")

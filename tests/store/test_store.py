@@ -327,9 +327,9 @@ def test_model_removed_while_being_read_is_a_model_error(monkeypatch: pytest.Mon
     save()
     real = model_files.sha256_inside
 
-    def racing(folder: Path, rel: str, where: str = "") -> str:
+    def racing(folder: Path, rel: str, where: str = "", **options: bool) -> str:
         store.remove_model("m1")  # another command's 'models rm' lands right now
-        return real(folder, rel, where)
+        return real(folder, rel, where, **options)
 
     monkeypatch.setattr(store_stored, "sha256_inside", racing)
     with pytest.raises(ModelError, match="vanished"):
@@ -341,10 +341,10 @@ def test_model_removed_during_listing_is_simply_gone(monkeypatch: pytest.MonkeyP
     save("b")
     real = model_files.sha256_inside
 
-    def racing(folder: Path, rel: str, where: str = "") -> str:
+    def racing(folder: Path, rel: str, where: str = "", **options: bool) -> str:
         if store.models_dir().joinpath("b").exists() and folder.name == "b":
             store.remove_model("b")
-        return real(folder, rel, where)
+        return real(folder, rel, where, **options)
 
     monkeypatch.setattr(store_stored, "sha256_inside", racing)
     listing = store.scan_models()
