@@ -8,8 +8,10 @@ The package names the stage's public API; the modules hold it.
 from rhythmcan_cli.audio.playback import (
     PLAY_WAV,
     PlayResult,
+    check_play_length,
     deliver,
     play,
+    play_humanized,
     play_patterns,
     play_samples,
 )
@@ -57,6 +59,7 @@ __all__ = [
     "Rendered",
     "Score",
     "check_kit",
+    "check_play_length",
     "check_size",
     "concat",
     "deliver",
@@ -64,6 +67,7 @@ __all__ = [
     "midi_score",
     "pattern_score",
     "play",
+    "play_humanized",
     "play_patterns",
     "play_samples",
     "read_sources",

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from rhythmcan_cli.audio.render import (
     Int16Audio,
@@ -19,15 +19,21 @@ from rhythmcan_cli.audio.render import (
     write_wav,
 )
 from rhythmcan_cli.audio.scores import (
+    DEFAULT_BPM,
+    MAX_AUDIO_S,
     SAMPLE_RATE,
     pattern_score,
     read_sources,
 )
 from rhythmcan_cli.errors import AudioError, UsageError
+from rhythmcan_cli.grid import STEPS
 from rhythmcan_cli.sampling.patterns import (
     SampledPattern,
 )
 from rhythmcan_cli.vocabulary import DEFAULT_KIT
+
+if TYPE_CHECKING:
+    from rhythmcan_cli.sampling.feel import Humanize
 
 PLAY_WAV: Final = "last-play.wav"
 
@@ -152,3 +158,38 @@ def play_patterns(
     score = pattern_score(patterns, bpm=bpm, swing=swing, loops=loops)
     rendered = render(score, soundfont=soundfont, kit=kit)
     return deliver(rendered, wav=wav, require_audio=require_audio)
+
+
+def check_play_length(count: int, *, loops: int = 1, bpm: float | None = None) -> None:
+    """Refuse, before anything is made, a ``--play`` of ``count`` patterns longer than
+    :data:`MAX_AUDIO_S` (UsageError, one line)."""
+    tempo = bpm or DEFAULT_BPM
+    seconds = count * loops * (STEPS / 4) * 60.0 / tempo
+    if seconds > MAX_AUDIO_S:
+        raise UsageError(
+            f"--play renders at most {MAX_AUDIO_S / 60:.0f} minutes; -n {count:,} with"
+            f" --loops {loops} at {tempo:g} bpm would be {seconds / 60:,.0f} minutes"
+        )
+
+
+def play_humanized(
+    patterns: Sequence[SampledPattern],
+    humanize: Humanize,
+    *,
+    soundfont: Path | None,
+    kit: str,
+    loops: int,
+    bpm: float | None,
+    swing: float,
+    require_audio: bool,
+) -> PlayResult:
+    """``sample --play --humanize``: render the humanized MIDI, as ``-o FILE.mid`` writes it."""
+    from rhythmcan_cli.audio.scores import midi_score
+    from rhythmcan_cli.sampling.feel import humanize_midi
+    from rhythmcan_cli.sampling.sample import midi_file_bytes
+
+    tempo = bpm or DEFAULT_BPM
+    data = midi_file_bytes(patterns, bpm=tempo, swing=swing, loops=loops)
+    data = humanize_midi(data, humanize, seed=patterns[0].seed, bpm=tempo)
+    rendered = render(midi_score(data, name="humanized patterns"), soundfont=soundfont, kit=kit)
+    return deliver(rendered, require_audio=require_audio)

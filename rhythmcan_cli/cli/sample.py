@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Final, Optional
 
 import typer
@@ -40,21 +38,16 @@ from rhythmcan_cli.cli.steering import (
     Syncopation,
     VoiceThreshold,
 )
-from rhythmcan_cli.errors import DataError, UsageError
 from rhythmcan_cli.vocabulary import DEFAULT_KIT
 
 if TYPE_CHECKING:
     from rhythmcan_cli.audio import PlayResult
     from rhythmcan_cli.sampling.patterns import SampledPattern
-    from rhythmcan_cli.store import StoredModel
+    from rhythmcan_cli.sampling.run import SampleRun
 
 MAX_GRIDS_WITH_FILES: Final = 16
 BROKEN_PIPE_EXIT: Final = 141
 """Exit status when the reader of stdout goes away (128 + SIGPIPE, as `yes | head` gives)."""
-FORMATS: Final = ("grid", "json", "mid")
-JSON_SUFFIXES: Final = (".json", ".jsonl", ".ndjson")
-AUDIO_SUFFIXES: Final = (".wav", ".wave", ".flac", ".mp3", ".ogg", ".aif", ".aiff", ".m4a")
-"""-o names refused: MIDI bytes in a file named like audio would not play anywhere."""
 
 GenreOpt = Annotated[
     Optional[str],  # noqa: UP045
@@ -119,200 +112,6 @@ Format = Annotated[
 Play = Annotated[bool, typer.Option("--play", "-p", help="Play the patterns as well.")]
 
 
-def _pick_model(model: str | None, genre: str | None, anchor: SampledPattern | None) -> StoredModel:
-    """--model; else the model of the --vary/--interpolate pattern (unless --genre needs a
-    conditional one); else the default conditional GAN for --genre; else the Creative-GAN."""
-    from rhythmcan_cli.errors import ModelError
-    from rhythmcan_cli.store import default_model, open_model
-
-    if model:
-        return open_model(model)
-    if anchor is not None and (genre is None or anchor.kind == "cgan"):
-        try:
-            return open_model(anchor.model)
-        except ModelError as error:
-            raise ModelError(
-                f"the pattern was made by model '{anchor.model}', which cannot be opened ({error});"
-                " pass --model NAME"
-            ) from None
-    if genre is not None:
-        return default_model("cgan")
-    return default_model("can")
-
-
-def _keep_last(pattern: SampledPattern, anchor: SampledPattern | None) -> str | None:
-    """Keep ``last`` (and the new anchor) once the user's output is written; a problem or None.
-
-    Best effort: a read-only, full or missing store must not cost the patterns themselves.
-    """
-    from rhythmcan_cli.errors import RhythmcanError
-    from rhythmcan_cli.sampling.anchor import save_anchor
-    from rhythmcan_cli.sampling.patterns import save_last
-
-    try:
-        save_last(pattern)
-        if anchor is not None:
-            save_anchor(anchor)
-    except (OSError, RhythmcanError) as error:
-        return f"'last' not kept for --vary/--interpolate last ({error})"
-    return None
-
-
-def _destination(output: str | None, fmt: str | None) -> tuple[str, str, Path | None]:
-    """(where: terminal|stdout|file|dir, format, path) from -o, --format and the terminal."""
-    if fmt is not None and fmt not in FORMATS:
-        raise UsageError(f"unknown --format {fmt!r}; use one of {', '.join(FORMATS)}")
-    if output is None:
-        if fmt == "grid":
-            return "terminal", "grid", None
-        if stdout_is_terminal():
-            if fmt == "mid":
-                raise UsageError("MIDI is binary: write it with -o FILE.mid, or pipe it with -o -")
-            return ("terminal", "json", None) if fmt == "json" else ("terminal", "grid", None)
-        return "stdout", fmt if fmt in ("json", "mid") else "json", None
-    if output == "-":
-        if fmt == "grid":
-            return "terminal", "grid", None
-        return "stdout", fmt or "mid", None
-    if fmt == "grid":
-        raise UsageError("--format grid only prints to the terminal; write mid or json files")
-    path = Path(output).expanduser()
-    if output.endswith(("/", "\\")) or path.is_dir():
-        return "dir", fmt or "mid", path
-    if path.suffix.lower() in AUDIO_SUFFIXES:
-        raise UsageError(
-            f"sample writes MIDI or pattern JSON, not audio ({path.name}); for a WAV file:"
-            f" rhythmcan sample --format json | rhythmcan play - --wav {path}"
-        )
-    if fmt is None:
-        fmt = "json" if path.suffix.lower() in JSON_SUFFIXES else "mid"
-    return "file", fmt, path
-
-
-class _Made:
-    """What a streamed run has made so far: the count, the first and last pattern, every
-    pattern only when asked (a bounded few: grids after files, --play)."""
-
-    def __init__(self) -> None:
-        self.count = 0
-        self.first: SampledPattern | None = None
-        self.last: SampledPattern | None = None
-        self.kept: list[SampledPattern] = []
-
-    def track(
-        self,
-        chunks: Iterable[list[SampledPattern]],
-        *,
-        accent: float,
-        keep_all: bool,
-        show: bool,
-    ) -> Iterator[list[SampledPattern]]:
-        """The chunks, accented, counted and (``show``) printed as grids as they come."""
-        for chunk in chunks:
-            if accent:
-                from rhythmcan_cli.sampling.feel import accent as accented
-
-                chunk = accented(chunk, accent)
-            self.first = self.first or chunk[0]
-            self.last = chunk[-1]
-            self.count += len(chunk)
-            if keep_all:
-                self.kept.extend(chunk)
-            if show:
-                from rhythmcan_cli.cli.render import pattern_panel
-
-                for pattern in chunk:
-                    out.print(pattern_panel(pattern))
-            yield chunk
-
-
-def _check_count(
-    count: int, where: str, form: str, play: bool, loops: int, bpm: float | None
-) -> None:
-    """Refuse, before a pattern is made, the counts an output cannot take (one line each).
-
-    Grids, JSON lines (stdout or a file) stream any count, a chunk in memory at a time.
-    """
-    from rhythmcan_cli.midi.stream import MAX_FILE_PATTERNS
-    from rhythmcan_cli.sampling.output import MAX_FOLDER_FILES
-
-    if where == "dir" and count > MAX_FOLDER_FILES:
-        raise UsageError(
-            f"-n {count:,} is more than the {MAX_FOLDER_FILES:,} files sample writes into one"
-            " folder; write JSON lines (-o FILE.json or -f json), which stream any count, or"
-            " several folders with different --seed values"
-        )
-    if where in ("file", "stdout") and form == "mid" and count > MAX_FILE_PATTERNS:
-        raise UsageError(
-            f"-n {count:,} is more than the {MAX_FILE_PATTERNS:,} patterns one MIDI file holds"
-            " (111 hours at 120 bpm); write a folder (-o DIR/) or JSON lines (-f json), which"
-            " stream"
-        )
-    if play:
-        from rhythmcan_cli.audio import DEFAULT_BPM, MAX_AUDIO_S
-        from rhythmcan_cli.grid import STEPS
-
-        tempo = bpm or DEFAULT_BPM
-        seconds = count * loops * (STEPS / 4) * 60.0 / tempo
-        if seconds > MAX_AUDIO_S:
-            raise UsageError(
-                f"--play renders at most {MAX_AUDIO_S / 60:.0f} minutes; -n {count:,} with"
-                f" --loops {loops} at {tempo:g} bpm would be {seconds / 60:,.0f} minutes"
-            )
-
-
-def _write(
-    stream: Iterator[list[SampledPattern]],
-    count: int,
-    where: str,
-    form: str,
-    path: Path | None,
-    force: bool,
-    tempo: float,
-    swing: float,
-    loops: int,
-    humanized: Callable[[int, bytes], bytes] | None,
-) -> Sequence[Path]:
-    """Write the run where it goes, chunk by chunk; the files written (none for streams)."""
-    from rhythmcan_cli.atomic import atomic_write
-    from rhythmcan_cli.sampling import output as so
-
-    if where == "file" and path is not None:
-        if form == "json":
-            so.write_json_file(stream, path)
-        else:
-            data = so.midi_file_of(stream, bpm=tempo, swing=swing, loops=loops)
-            atomic_write(path, data if humanized is None else humanized(0, data))
-        return [path]
-    if where == "dir" and path is not None:
-        patterns = (pattern for chunk in stream for pattern in chunk)
-        return so.write_pattern_files(
-            patterns,
-            path,
-            count=count,
-            fmt=form,
-            force=force,
-            bpm=tempo,
-            swing=swing,
-            loops=loops,
-            transform=humanized,
-        )
-    try:
-        if where == "stdout" and form == "mid":
-            data = so.midi_file_of(stream, bpm=tempo, swing=swing, loops=loops)
-            sys.stdout.buffer.write(data if humanized is None else humanized(0, data))
-            sys.stdout.buffer.flush()
-        elif where == "stdout" or form == "json":
-            so.write_json_lines(stream, sys.stdout)
-        else:
-            for _ in stream:  # grids: printed as each chunk comes (_Made.track)
-                pass
-    except BrokenPipeError:  # the reader stopped (`| head`): stop quietly, as Unix tools do
-        _drop_stdout()
-        raise typer.Exit(BROKEN_PIPE_EXIT) from None
-    return []
-
-
 def _drop_stdout() -> None:
     """Point stdout at /dev/null so that the exit's flush cannot fail again."""
     import os
@@ -363,112 +162,80 @@ def sample(
     'rhythmcan sample --like groove.mid -n 8 --noise 0.3',
     'rhythmcan sample --vary last --keep kick,snare -n 4 --density 8-14'.
     """
-    like_line: str | None = None
-    new_anchor_pattern: SampledPattern | None = None
-    made = _Made()
-    live_grids = False
+    from rhythmcan_cli.sampling.run import SampleRequest, parse_steering, run_sample
 
-    def action() -> tuple[str, str, Path | None, Sequence[Path]]:
-        nonlocal like_line, new_anchor_pattern, live_grids
-        from rhythmcan_cli.cli import steering as st
-        from rhythmcan_cli.sampling import patterns as pj
-        from rhythmcan_cli.sampling.anchor import choose_anchor
-        from rhythmcan_cli.sampling.sample import parse_genre, sample_chunks
+    def show(chunk: list[SampledPattern]) -> None:
+        from rhythmcan_cli.cli.render import pattern_panel
 
-        where, form, path = _destination(output, fmt)
+        for pattern in chunk:
+            out.print(pattern_panel(pattern))
+
+    terminal = stdout_is_terminal()
+
+    def action() -> SampleRun:
         if play:
-            from rhythmcan_cli.audio import check_kit
+            from rhythmcan_cli.audio import check_kit, check_play_length
 
             check_kit(kit)
-        if genre is not None and genre_ambiguous:
-            raise UsageError("use either --genre or --genre-ambiguous, not both")
-        request = st.steer_request(
-            threshold=threshold,
-            like=like,
-            bar=bar,
-            keep=keep_voices,
-            density=density,
-            syncopation=syncopation,
-            candidates=candidates,
-            humanize=humanize,
+            check_play_length(steps if interpolate is not None else n, loops=loops, bpm=bpm)
+        request = SampleRequest(
+            steer=parse_steering(
+                threshold=threshold,
+                like=like,
+                bar=bar,
+                keep=keep_voices,
+                density=density,
+                syncopation=syncopation,
+                candidates=candidates,
+                humanize=humanize,
+            ),
+            model=model,
+            genre=genre,
+            ambiguous=genre_ambiguous,
+            n=n,
+            seed=seed,
+            z_std=z_std,
+            vary=vary,
+            noise=noise,
+            interpolate=interpolate,
+            steps=steps,
+            bpm=bpm,
+            swing=swing,
+            loops=loops,
+            output=output,
+            fmt=fmt,
+            force=force,
+            accent=accent,
+            keep_all=play,
+            grids_after_files=MAX_GRIDS_WITH_FILES,
         )
-        if request.active and interpolate is not None:
-            raise UsageError("--interpolate walks between two patterns: it takes no steering")
-        if like is not None and vary is not None:
-            raise UsageError("use either --like (your groove) or --vary (a pattern), not both")
-        _check_count(steps if interpolate is not None else n, where, form, play, loops, bpm)
-        anchor, new_anchor = choose_anchor(vary) if vary is not None else (None, False)
-        keep = anchor if new_anchor else None  # --vary FILE: the next --vary last varies it
-        ends = None
-        if interpolate is not None:
-            ends = (pj.resolve_pattern(interpolate[0]), pj.resolve_pattern(interpolate[1]))
-            anchor = ends[0]
-        if where == "file" and path is not None and path.exists() and not force:
-            raise DataError(f"{path} already exists; use --force to replace it")
-        stored = _pick_model(model, genre, anchor)
-        chunks: Iterable[list[SampledPattern]]
-        if request.active:  # a search over at most --candidates (100,000) patterns
-            steered = st.steer_patterns(
+        try:
+            return run_sample(
                 request,
-                stored,
-                n=n,
-                seed=seed,
-                genre=parse_genre(genre) if genre is not None else None,
-                ambiguous=genre_ambiguous,
-                z_std=z_std,
-                vary=anchor,
-                noise=noise,
+                terminal=terminal,
+                text_out=sys.stdout,
+                binary_out=sys.stdout.buffer,
+                show_grids=show,
             )
-            chunks, count = [steered.patterns], len(steered.patterns)
-            run_seed = steered.patterns[0].seed
-            like_line = st.like_line(steered)
-        else:  # made and written a chunk at a time: memory stays that of one chunk
-            sampled = sample_chunks(
-                stored,
-                n=n,
-                seed=seed,
-                genre=parse_genre(genre) if genre is not None else None,
-                ambiguous=genre_ambiguous,
-                z_std=z_std,
-                vary=anchor if ends is None else None,
-                noise=noise,
-                interpolate=ends,
-                steps=steps,
-                threshold=request.thresholds.base,
-            )
-            chunks, count, run_seed = sampled.chunks, sampled.count, sampled.seed
-            steered = None
-        live_grids = where == "terminal" and form == "grid"
-        keep_all = play or (
-            where in ("file", "dir") and stdout_is_terminal() and count <= MAX_GRIDS_WITH_FILES
-        )
-        stream = made.track(chunks, accent=accent, keep_all=keep_all, show=live_grids)
-        tempo = bpm or 120.0
-        humanized = st.midi_encoder(request.humanize, seed=run_seed, bpm=tempo)
-        written = _write(stream, count, where, form, path, force, tempo, swing, loops, humanized)
-        if vary is None:
-            keep = made.last  # --vary last leaves the anchor where it is
-            if steered is not None and steered.like is not None:
-                keep = steered.like.pattern  # --like: the match is the anchor
-        new_anchor_pattern = keep  # kept (with 'last') once the output is written
-        return where, form, path, written
+        except BrokenPipeError:  # the reader stopped (`| head`): stop quietly, as Unix tools do
+            _drop_stdout()
+            raise typer.Exit(BROKEN_PIPE_EXIT) from None
 
-    where, _, path, written = run(action)
-    first, last = made.first, made.last
-    assert first is not None and last is not None  # a run makes at least one pattern
-    problem = _keep_last(last, new_anchor_pattern)
-    if problem:
-        err.print(f"warning: {problem}", highlight=False, markup=False, soft_wrap=True)
+    made = run(action)
+    where, path, written = made.dest.where, made.dest.path, made.written
+    live_grids = where == "terminal" and made.dest.form == "grid"
+    first = made.first
+    assert first is not None  # a run makes at least one pattern
+    if made.store_problem:
+        err.print(f"warning: {made.store_problem}", highlight=False, markup=False, soft_wrap=True)
+    like_line = _like_line(made)
     if like_line is not None and not quiet:
         err.print(like_line, highlight=False, markup=False, soft_wrap=True)
     show_grids = live_grids or (
-        where in ("file", "dir") and stdout_is_terminal() and made.count <= MAX_GRIDS_WITH_FILES
+        where in ("file", "dir") and terminal and made.count <= MAX_GRIDS_WITH_FILES
     )
     if show_grids and not live_grids:
-        from rhythmcan_cli.cli.render import pattern_panel
-
-        for pattern in made.kept:
-            out.print(pattern_panel(pattern))
+        show(made.kept)
     if not quiet:
         what = f"{made.count} pattern{'s' if made.count != 1 else ''}"
         if written:
@@ -487,12 +254,10 @@ def sample(
     if play:
 
         def play_action() -> PlayResult:
-            from rhythmcan_cli.audio import play_patterns
+            from rhythmcan_cli.audio import play_humanized, play_patterns
             from rhythmcan_cli.sampling.feel import parse_humanize
 
             if humanize is not None:
-                from rhythmcan_cli.cli.steering import play_humanized
-
                 return play_humanized(
                     patterns,
                     parse_humanize(humanize),
@@ -503,7 +268,6 @@ def sample(
                     swing=swing,
                     require_audio=require_audio,
                 )
-
             return play_patterns(
                 patterns,
                 soundfont=soundfont,
@@ -515,3 +279,15 @@ def sample(
             )
 
         report_play(run(play_action), quiet=quiet)
+
+
+def _like_line(made: SampleRun) -> str | None:
+    """One line on how near --like got, next to plain samples of the model."""
+    found = made.steered.like if made.steered is not None else None
+    if found is None or made.first is None:
+        return None
+    return (
+        f"--like {found.target.label}: nearest pattern at distance {found.distance} "
+        f"(random samples of the model: median {found.random_median:g}; "
+        f"{found.evaluated:,} patterns searched, seed {made.first.seed})"
+    )
