@@ -227,7 +227,7 @@ class _Made:
 
 
 def _check_count(
-    count: int, where: str, form: str, play: bool, loops: int, bpm: float | None
+    count: int, where: str, form: str, play: bool, loops: int, bpm: float | None, option: str
 ) -> None:
     """Refuse, before a pattern is made, the counts an output cannot take (one line each).
 
@@ -238,13 +238,14 @@ def _check_count(
 
     if where == "dir" and count > MAX_FOLDER_FILES:
         raise UsageError(
-            f"-n {count:,} is more than the {MAX_FOLDER_FILES:,} files sample writes into one"
+            f"{option} {count:,} is more than the {MAX_FOLDER_FILES:,} files sample writes into one"
             " folder; write JSON lines (-o FILE.json or -f json), which stream any count, or"
             " several folders with different --seed values"
         )
     if where in ("file", "stdout") and form == "mid" and count > MAX_FILE_PATTERNS:
         raise UsageError(
-            f"-n {count:,} is more than the {MAX_FILE_PATTERNS:,} patterns one MIDI file holds"
+            f"{option} {count:,} is more than the {MAX_FILE_PATTERNS:,} patterns one MIDI file"
+            " holds"
             " (111 hours at 120 bpm); write a folder (-o DIR/) or JSON lines (-f json), which"
             " stream"
         )
@@ -256,7 +257,7 @@ def _check_count(
         seconds = count * loops * (STEPS / 4) * 60.0 / tempo
         if seconds > MAX_AUDIO_S:
             raise UsageError(
-                f"--play renders at most {MAX_AUDIO_S / 60:.0f} minutes; -n {count:,} with"
+                f"--play renders at most {MAX_AUDIO_S / 60:.0f} minutes; {option} {count:,} with"
                 f" --loops {loops} at {tempo:g} bpm would be {seconds / 60:,.0f} minutes"
             )
 
@@ -396,7 +397,8 @@ def sample(
             raise UsageError("--interpolate walks between two patterns: it takes no steering")
         if like is not None and vary is not None:
             raise UsageError("use either --like (your groove) or --vary (a pattern), not both")
-        _check_count(steps if interpolate is not None else n, where, form, play, loops, bpm)
+        counted = ("--steps", steps) if interpolate is not None else ("-n", n)
+        _check_count(counted[1], where, form, play, loops, bpm, counted[0])
         anchor, new_anchor = choose_anchor(vary) if vary is not None else (None, False)
         keep = anchor if new_anchor else None  # --vary FILE: the next --vary last varies it
         ends = None
