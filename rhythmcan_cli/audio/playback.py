@@ -160,14 +160,16 @@ def play_patterns(
     return deliver(rendered, wav=wav, require_audio=require_audio)
 
 
-def check_play_length(count: int, *, loops: int = 1, bpm: float | None = None) -> None:
+def check_play_length(
+    count: int, *, loops: int = 1, bpm: float | None = None, option: str = "-n"
+) -> None:
     """Refuse, before anything is made, a ``--play`` of ``count`` patterns longer than
     :data:`MAX_AUDIO_S` (UsageError, one line)."""
     tempo = bpm or DEFAULT_BPM
     seconds = count * loops * (STEPS / 4) * 60.0 / tempo
     if seconds > MAX_AUDIO_S:
         raise UsageError(
-            f"--play renders at most {MAX_AUDIO_S / 60:.0f} minutes; -n {count:,} with"
+            f"--play renders at most {MAX_AUDIO_S / 60:.0f} minutes; {option} {count:,} with"
             f" --loops {loops} at {tempo:g} bpm would be {seconds / 60:,.0f} minutes"
         )
 

@@ -177,7 +177,10 @@ def sample(
             from rhythmcan_cli.audio import check_kit, check_play_length
 
             check_kit(kit)
-            check_play_length(steps if interpolate is not None else n, loops=loops, bpm=bpm)
+            walk = interpolate is not None
+            check_play_length(
+                steps if walk else n, loops=loops, bpm=bpm, option="--steps" if walk else "-n"
+            )
         request = SampleRequest(
             steer=parse_steering(
                 threshold=threshold,

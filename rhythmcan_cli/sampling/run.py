@@ -105,24 +105,25 @@ def pick_model(model: str | None, genre: str | None, anchor: SampledPattern | No
     return default_model("can")
 
 
-def check_count(count: int, dest: Destination) -> None:
+def check_count(count: int, dest: Destination, option: str = "-n") -> None:
     """Refuse, before a pattern is made, the counts an output cannot take (one line each).
 
     Grids and JSON lines (stdout or a file) stream any count, a chunk in memory at a time.
+    ``option`` names where the count came from (``-n``, or ``--steps`` for a walk).
     """
     from rhythmcan_cli.midi.stream import MAX_FILE_PATTERNS
     from rhythmcan_cli.sampling.output import MAX_FOLDER_FILES
 
     if dest.where == "dir" and count > MAX_FOLDER_FILES:
         raise UsageError(
-            f"-n {count:,} is more than the {MAX_FOLDER_FILES:,} files sample writes into one"
+            f"{option} {count:,} is more than the {MAX_FOLDER_FILES:,} files sample writes into one"
             " folder; write JSON lines (-o FILE.json or -f json), which stream any count, or"
             " several folders with different --seed values"
         )
     if dest.where in ("file", "stdout") and dest.form == "mid" and count > MAX_FILE_PATTERNS:
         raise UsageError(
-            f"-n {count:,} is more than the {MAX_FILE_PATTERNS:,} patterns one MIDI file holds"
-            " (111 hours at 120 bpm); write a folder (-o DIR/) or JSON lines (-f json), which"
+            f"{option} {count:,} is more than the {MAX_FILE_PATTERNS:,} patterns one MIDI file"
+            " holds (111 hours at 120 bpm); write a folder (-o DIR/) or JSON lines (-f json), which"
             " stream"
         )
 
@@ -232,6 +233,11 @@ class SampleRequest:
         """How many patterns the run makes."""
         return self.steps if self.interpolate is not None else self.n
 
+    @property
+    def count_option(self) -> str:
+        """The option the count came from: ``--steps`` for an --interpolate walk, else ``-n``."""
+        return "--steps" if self.interpolate is not None else "-n"
+
 
 @dataclass
 class SampleRun:
@@ -278,7 +284,7 @@ def run_sample(
         raise UsageError("--interpolate walks between two patterns: it takes no steering")
     if steer_req.like is not None and request.vary is not None:
         raise UsageError("use either --like (your groove) or --vary (a pattern), not both")
-    check_count(request.count, dest)
+    check_count(request.count, dest, request.count_option)
     anchor, new_anchor = choose_anchor(request.vary) if request.vary is not None else (None, False)
     keep = anchor if new_anchor else None  # --vary FILE: the next --vary last varies it
     ends = None

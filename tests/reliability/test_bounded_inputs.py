@@ -22,7 +22,12 @@ from rhythmcan_cli.dataset import REASON_NOT_REGULAR, build_dataset
 from tests.conftest import subprocess_env
 from tests.helpers import make_stored_model
 from tests.reliability import smf
-from tests.reliability.bounds import time_limit
+from tests.reliability.bounds import (
+    address_cap,
+    fixed_threads_env,
+    peak_address_space,
+    time_limit,
+)
 from tests.reliability.procs import assert_clean_failure, cli, write_drum_folder
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="FIFOs, /dev/zero and RLIMIT_AS")
@@ -283,6 +288,34 @@ def test_twenty_thousand_patterns_into_play_stop_at_the_audio_bound(tmp_path: Pa
     line = assert_clean_failure(done)
     assert "stdin would make more than 60 minutes of audio" in line
     assert not (tmp_path / "o.wav").exists()
+
+
+def test_play_of_many_patterns_takes_memory_in_proportion_to_the_audio(tmp_path: Path) -> None:
+    """Defect 2: `sample -n 500 --format json | play - --wav` took 2.4 GB (about 7 times the
+    audio: float mixes and copies). 40 patterns (160 s, 28 MB of WAV) must now render within
+    the address space of a one-pattern render plus 4 times the WAV's size
+    (benchmarks/bench_play_memory.py measures the 500: 0.8 GB for 353 MB of audio)."""
+    from rhythmcan_cli.sampling.patterns import to_json_line
+    from rhythmcan_cli.sampling.sample import sample
+
+    patterns = sample(make_stored_model("tiny-can", kind="can"), n=40, seed=3)
+    one = (to_json_line(patterns[0]) + "\n").encode()
+    feed = "".join(to_json_line(p) + "\n" for p in patterns).encode()
+    args = ["play", "-", "--wav", str(tmp_path / "one.wav"), "--quiet"]
+    base = peak_address_space(args, tmp_path / "peak", stdin=one, RHYTHMCAN_SYNTH="builtin")
+    wav = tmp_path / "many.wav"
+    audio_bytes = 40 * 4 * 44_100 * 2 * 2  # 40 patterns x 4 s, 44.1 kHz, 16-bit stereo
+    done = subprocess.run(
+        cli("play", "-", "--wav", str(wav), "--quiet"),
+        input=feed,
+        env=fixed_threads_env(RHYTHMCAN_SYNTH="builtin"),
+        capture_output=True,
+        timeout=180,
+        preexec_fn=address_cap(base + 4 * audio_bytes),
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    assert wav.stat().st_size > audio_bytes
 
 
 # ---------------------------------------------------------------------- sample options

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -29,8 +28,10 @@ from rhythmcan_cli.midi.stream import MidiFileBuilder
 from rhythmcan_cli.sampling.output import midi_file_bytes
 from rhythmcan_cli.sampling.patterns import SampledPattern, to_json_line
 from rhythmcan_cli.sampling.sample import CHUNK, Chunks, sample, sample_chunks
-from tests.conftest import subprocess_env
 from tests.helpers import make_stored_model
+from tests.reliability.bounds import address_cap as capped
+from tests.reliability.bounds import fixed_threads_env as child_env
+from tests.reliability.bounds import peak_address_space
 from tests.reliability.procs import assert_clean_failure, cli, wait_for
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS and /proc")
@@ -39,44 +40,6 @@ BILLION = "1000000000"
 MARGIN = 96 * 1024 * 1024
 """Address space a streamed run may use beyond one chunk's run: holding 20,000 patterns took
 about 160 MB more (8 KB each, measured VmPeak 147 -> 309 MB before streaming)."""
-PEAK_HOOK = (
-    "import atexit, os, runpy, sys\n"
-    "def peak():\n"
-    "    for line in open('/proc/self/status'):\n"
-    "        if line.startswith('VmPeak'):\n"
-    "            open(os.environ['PEAK_FILE'], 'w').write(line.split()[1])\n"
-    "atexit.register(peak)\n"
-    "sys.argv = ['rhythmcan', *sys.argv[1:]]\n"
-    "runpy.run_module('rhythmcan_cli', run_name='__main__')\n"
-)
-"""Runs the CLI and writes its peak address space (KiB) to $PEAK_FILE at exit."""
-
-
-def child_env(**extra: str) -> dict[str, str]:
-    # Fixed thread and arena counts: the address space then depends on the work, not the CPUs.
-    return {**subprocess_env(), "OPENBLAS_NUM_THREADS": "1", "MALLOC_ARENA_MAX": "2", **extra}
-
-
-def baseline(tmp_path: Path, args: Sequence[str]) -> int:
-    """Peak address space (bytes) of ``rhythmcan ARGS`` run to the end without a cap."""
-    peak = tmp_path / "peak.txt"
-    done = subprocess.run(
-        [sys.executable, "-c", PEAK_HOOK, *args],
-        env=child_env(PEAK_FILE=str(peak)),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return int(peak.read_text()) * 1024
-
-
-def capped(limit: int) -> Callable[[], None]:
-    def cap() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
-    return cap
 
 
 @pytest.fixture
@@ -91,7 +54,8 @@ def test_a_billion_patterns_stream_to_a_pipe_in_one_chunks_memory(
     """`sample -n 1000000000 -f json | head -n 20000` under the address space of a one-chunk
     run plus 96 MB: every line arrives in order, and the early reader's exit ends the run
     quietly (141, as `yes | head`), without a BrokenPipeError traceback."""
-    limit = baseline(tmp_path, ["sample", "-m", model, "-n", str(CHUNK), "-f", "json"]) + MARGIN
+    args = ["sample", "-m", model, "-n", str(CHUNK), "-f", "json"]
+    limit = peak_address_space(args, tmp_path / "peak") + MARGIN
     proc = subprocess.Popen(
         cli("sample", "-m", model, "-n", BILLION, "-f", "json", "--seed", "5"),
         env=child_env(),
@@ -123,8 +87,8 @@ def test_large_runs_into_files_stay_within_one_chunks_memory(
 ) -> None:
     """A JSON lines file, one MIDI file and a folder of 12,000 patterns, each under its own
     one-chunk run's address space plus 96 MB (before: 1.2 GB for the MIDI file)."""
-    small = baseline(
-        tmp_path, ["sample", "-m", model, "-n", str(CHUNK), "-o", f"{tmp_path}/s-{target}"]
+    small = peak_address_space(
+        ["sample", "-m", model, "-n", str(CHUNK), "-o", f"{tmp_path}/s-{target}"], tmp_path / "peak"
     )
     out = tmp_path / target
     done = subprocess.run(
