@@ -227,27 +227,40 @@ class _Made:
 
 
 def _check_count(
-    count: int, where: str, form: str, play: bool, loops: int, bpm: float | None, option: str
+    count: int,
+    where: str,
+    form: str,
+    play: bool,
+    loops: int,
+    bpm: float | None,
+    option: str,
+    humanized: bool,
 ) -> None:
     """Refuse, before a pattern is made, the counts an output cannot take (one line each).
 
     Grids, JSON lines (stdout or a file) stream any count, a chunk in memory at a time.
     """
     from rhythmcan_cli.midi.stream import MAX_FILE_PATTERNS
-    from rhythmcan_cli.sampling.output import MAX_FOLDER_FILES
+    from rhythmcan_cli.sampling.output import MAX_FOLDER_FILES, MAX_HUMANIZED_FILE_PATTERNS
 
+    one_midi_file = where in ("file", "stdout") and form == "mid"
+    if humanized and one_midi_file and count > MAX_HUMANIZED_FILE_PATTERNS:
+        raise UsageError(
+            f"--humanize writes at most {MAX_HUMANIZED_FILE_PATTERNS:,} patterns into one"
+            f" MIDI file ({option} {count:,}); write a folder (-o DIR/), where each file is"
+            " humanized alone"
+        )
     if where == "dir" and count > MAX_FOLDER_FILES:
         raise UsageError(
             f"{option} {count:,} is more than the {MAX_FOLDER_FILES:,} files sample writes into one"
             " folder; write JSON lines (-o FILE.json or -f json), which stream any count, or"
             " several folders with different --seed values"
         )
-    if where in ("file", "stdout") and form == "mid" and count > MAX_FILE_PATTERNS:
+    if one_midi_file and count > MAX_FILE_PATTERNS:
         raise UsageError(
             f"{option} {count:,} is more than the {MAX_FILE_PATTERNS:,} patterns one MIDI file"
-            " holds"
-            " (111 hours at 120 bpm); write a folder (-o DIR/) or JSON lines (-f json), which"
-            " stream"
+            " holds (111 hours at 120 bpm); write a folder (-o DIR/) or JSON lines (-f json),"
+            " which stream"
         )
     if play:
         from rhythmcan_cli.audio import DEFAULT_BPM, MAX_AUDIO_S
@@ -398,7 +411,9 @@ def sample(
         if like is not None and vary is not None:
             raise UsageError("use either --like (your groove) or --vary (a pattern), not both")
         counted = ("--steps", steps) if interpolate is not None else ("-n", n)
-        _check_count(counted[1], where, form, play, loops, bpm, counted[0])
+        _check_count(
+            counted[1], where, form, play, loops, bpm, counted[0], request.humanize is not None
+        )
         anchor, new_anchor = choose_anchor(vary) if vary is not None else (None, False)
         keep = anchor if new_anchor else None  # --vary FILE: the next --vary last varies it
         ends = None
