@@ -24,6 +24,10 @@ MAX_FOLDER_FILES: Final = 1_000_000
 """Most numbered files one ``sample -o DIR/`` writes (memory does not bound it: the batch
 streams; a folder of a million files is already more than file managers and ``ls`` handle
 well, and 10^9 would exhaust a disk's inodes). JSON lines stream any count."""
+MAX_HUMANIZED_FILE_PATTERNS: Final = 5_000
+"""Most patterns in one ``--humanize``d MIDI file: the jitter (sampling.feel.humanize_midi)
+holds every note of the file as a mido message, about 40 KB a pattern (10,000 patterns took
+436 MB); a folder (``-o DIR/``) humanizes each file alone, in bounded memory."""
 
 
 def _midi_arrays(
@@ -176,6 +180,7 @@ def midi_file_of(
 
 __all__ = [
     "MAX_FOLDER_FILES",
+    "MAX_HUMANIZED_FILE_PATTERNS",
     "midi_file_bytes",
     "midi_file_of",
     "write_json_file",

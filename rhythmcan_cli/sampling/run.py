@@ -105,22 +105,31 @@ def pick_model(model: str | None, genre: str | None, anchor: SampledPattern | No
     return default_model("can")
 
 
-def check_count(count: int, dest: Destination, option: str = "-n") -> None:
+def check_count(
+    count: int, dest: Destination, option: str = "-n", *, humanized: bool = False
+) -> None:
     """Refuse, before a pattern is made, the counts an output cannot take (one line each).
 
     Grids and JSON lines (stdout or a file) stream any count, a chunk in memory at a time.
     ``option`` names where the count came from (``-n``, or ``--steps`` for a walk).
     """
     from rhythmcan_cli.midi.stream import MAX_FILE_PATTERNS
-    from rhythmcan_cli.sampling.output import MAX_FOLDER_FILES
+    from rhythmcan_cli.sampling.output import MAX_FOLDER_FILES, MAX_HUMANIZED_FILE_PATTERNS
 
+    one_midi_file = dest.where in ("file", "stdout") and dest.form == "mid"
+    if humanized and one_midi_file and count > MAX_HUMANIZED_FILE_PATTERNS:
+        raise UsageError(
+            f"--humanize writes at most {MAX_HUMANIZED_FILE_PATTERNS:,} patterns into one"
+            f" MIDI file ({option} {count:,}); write a folder (-o DIR/), where each file is"
+            " humanized alone"
+        )
     if dest.where == "dir" and count > MAX_FOLDER_FILES:
         raise UsageError(
             f"{option} {count:,} is more than the {MAX_FOLDER_FILES:,} files sample writes into one"
             " folder; write JSON lines (-o FILE.json or -f json), which stream any count, or"
             " several folders with different --seed values"
         )
-    if dest.where in ("file", "stdout") and dest.form == "mid" and count > MAX_FILE_PATTERNS:
+    if one_midi_file and count > MAX_FILE_PATTERNS:
         raise UsageError(
             f"{option} {count:,} is more than the {MAX_FILE_PATTERNS:,} patterns one MIDI file"
             " holds (111 hours at 120 bpm); write a folder (-o DIR/) or JSON lines (-f json), which"
@@ -284,7 +293,7 @@ def run_sample(
         raise UsageError("--interpolate walks between two patterns: it takes no steering")
     if steer_req.like is not None and request.vary is not None:
         raise UsageError("use either --like (your groove) or --vary (a pattern), not both")
-    check_count(request.count, dest, request.count_option)
+    check_count(request.count, dest, request.count_option, humanized=steer_req.humanize is not None)
     anchor, new_anchor = choose_anchor(request.vary) if request.vary is not None else (None, False)
     keep = anchor if new_anchor else None  # --vary FILE: the next --vary last varies it
     ends = None
