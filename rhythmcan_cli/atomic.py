@@ -77,11 +77,8 @@ def atomic_write(path: Path, data: bytes | str) -> None:
     with deferred_interrupts() as deferred:
         temp: str | None = None
         try:
-            fd, temp = tempfile.mkstemp(
-                prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent
-            )
+            fd, temp = _temp_beside(path)
             try:
-                os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; the usual mode instead
                 _write_all(fd, payload)
             finally:
                 os.close(fd)
@@ -108,9 +105,8 @@ def atomic_stream(path: Path) -> Iterator[BinaryIO]:
     _make_parent(path)
     temp: str | None = None
     try:
-        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, temp = _temp_beside(path)
         with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), 0o666 & ~_umask())
             yield handle
         with deferred_interrupts() as deferred:
             if not deferred.stop.is_set():
@@ -122,6 +118,22 @@ def atomic_stream(path: Path) -> Iterator[BinaryIO]:
         if temp is not None:
             with contextlib.suppress(OSError):
                 os.unlink(temp)
+
+
+def _temp_beside(path: Path) -> tuple[int, str]:
+    """A new hidden temp file ``.NAME.PID.*.tmp`` beside ``path`` (fd, name), with the mode a
+    plain file gets (mkstemp makes 0600). The pid lets a cleaner tell a killed writer's
+    leftover from a live one's."""
+    fd, temp = tempfile.mkstemp(
+        prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent
+    )
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())
+    except OSError:
+        os.close(fd)
+        os.unlink(temp)
+        raise
+    return fd, temp
 
 
 def _write_all(fd: int, data: bytes) -> None:
