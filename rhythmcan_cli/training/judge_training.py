@@ -18,7 +18,7 @@ entropy on generated patterns says nothing. So, unlike the Creative-GAN's genre 
   with standard layers only (Keras safe mode).
 
 Options tried for issue 12 and kept as arguments (off by default: single networks with them scored
-higher on Groove's validation split, but the five-network judge built with all three was not
+higher on Groove's validation split, but the five-network judges built with them were not
 better on every validation figure and did worse on the test drummers; see docs/results.md,
 "The genre judge"): a residual stack of dilated convolutions
 (``architecture="dilated"``), an onset channel per drum beside the velocities (``onsets``),
@@ -272,7 +272,7 @@ def train_judge(
     *,
     members: int = 5,
     max_epochs: int = 40,
-    patience: int = 8,
+    patience: int = 6,
     batch_size: int = 128,
     balance: float = 1.0,
     architecture: str = "conv",
