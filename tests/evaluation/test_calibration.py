@@ -109,3 +109,18 @@ def test_judge_augmentation_keeps_the_grid_and_balances_classes() -> None:
     assert copy.max() <= 1.0 and not np.array_equal(copy[kept], data.x[kept])
     weights = class_weights([0] * 6 + [1] * 2 + [2] * 2, 4)
     assert weights == {0: pytest.approx(10 / 18), 1: 10 / 6, 2: 10 / 6, 3: 0.0}
+
+
+def test_beat_rotation_moves_whole_beats_and_keeps_every_hit() -> None:
+    from rhythmcan_cli.training.judge_training import rotate_beats
+
+    data = synthetic_dataset()
+    rotated = rotate_beats(data.x, np.random.default_rng(0), 0.5)
+    moved = [i for i in range(len(data.x)) if not np.array_equal(rotated[i], data.x[i])]
+    assert 0.2 * len(data.x) < len(moved) < 0.8 * len(data.x)
+    for i in moved:
+        shifts = [
+            s for s in range(4, 32, 4) if np.array_equal(np.roll(data.x[i], s, axis=0), rotated[i])
+        ]
+        assert shifts  # a whole number of beats, nothing added or lost
+    assert np.array_equal(rotate_beats(data.x, np.random.default_rng(0), 0.0), data.x)
