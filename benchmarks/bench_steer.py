@@ -32,6 +32,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from rhythmcan_cli.dataset import groove as groove_recipe  # noqa: E402
 from rhythmcan_cli.grid import STEPS_PER_BAR  # noqa: E402
 from rhythmcan_cli.midi import read_midi_windows  # noqa: E402
 from rhythmcan_cli.sampling.steer import (  # noqa: E402
@@ -43,7 +44,7 @@ from rhythmcan_cli.sampling.steer import (  # noqa: E402
 )
 from rhythmcan_cli.store import open_model  # noqa: E402
 
-GROOVE = ROOT.parent / "shared" / "data" / "groove-v1.0.0" / "groove"
+GROOVE = groove_recipe.default_dir(ROOT)
 
 
 def groove_targets(count: int, seed: int, groove: Path = GROOVE) -> list[Target]:

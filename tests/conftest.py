@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from rhythmcan_cli.dataset import groove as groove_recipe
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
-GROOVE = SHARED / "data" / "groove-v1.0.0" / "groove"
+GROOVE = SHARED / groove_recipe.SHARED_PATH
 TOKUI_MODEL = SHARED / "models" / "tokui-2020-creative-gan" / "model.json"
 
 

@@ -5,7 +5,8 @@ Beats only (fills are transitions, not the groove that defines a style); the 9 p
 with at least ~600 two-bar windows and 7+ files; a 1-bar hop; windows with 5+ onsets; 10 % of
 each genre's files held out with seed 2020. ``python -m rhythmcan_cli.dataset.groove DIR``
 prints the matching ``rhythmcan train``/``evaluate`` options, one per line, for shell scripts
-(``mapfile -t DATA < <(python -m rhythmcan_cli.dataset.groove "$GROOVE")``).
+(``mapfile -t DATA < <(python -m rhythmcan_cli.dataset.groove "$GROOVE")``); without ``DIR`` it
+prints the default folder.
 """
 
 from __future__ import annotations
@@ -65,5 +66,8 @@ def cli_options(groove: Path) -> list[str]:
     ]
 
 
-if __name__ == "__main__":  # one option per line, for bash's mapfile
-    print("\n".join(cli_options(Path(sys.argv[1]))))
+if __name__ == "__main__":  # for shell scripts
+    if len(sys.argv) > 1:  # DIR: one option per line, for bash's mapfile
+        print("\n".join(cli_options(Path(sys.argv[1]))))
+    else:  # the default folder, seen from the current one (the project's root)
+        print(default_dir(Path.cwd()))

@@ -57,3 +57,18 @@ def test_the_default_folder_is_beside_the_project_unless_groove_dir_is_set(
     assert groove.default_dir(tmp_path / "project") == tmp_path / "shared" / groove.SHARED_PATH
     monkeypatch.setenv("GROOVE_DIR", str(tmp_path / "elsewhere"))
     assert groove.default_dir(tmp_path / "project") == tmp_path / "elsewhere"
+
+
+def test_without_a_folder_the_module_prints_the_default_folder(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    env = {k: v for k, v in subprocess_env().items() if k != "GROOVE_DIR"}
+    out = subprocess.run(
+        [sys.executable, "-m", "rhythmcan_cli.dataset.groove"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        cwd=project,
+    ).stdout.strip()
+    assert Path(out) == tmp_path / "shared" / groove.SHARED_PATH
