@@ -17,6 +17,7 @@ import pytest
 
 from rhythmcan_cli.formats.layers_model import LayersModel
 from rhythmcan_cli.store import StoredModel
+from rhythmcan_cli.vocabulary import ModelKind
 
 
 class GeneratorSizes(TypedDict):
@@ -240,7 +241,7 @@ def make_generator_files(
 def make_stored_model(
     name: str,
     *,
-    kind: str = "can",
+    kind: ModelKind = "can",
     genres: Sequence[str] = ("funk", "rock", "jazz"),
     n_genres: int | None = None,
     seed: int = 0,

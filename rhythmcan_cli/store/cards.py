@@ -23,6 +23,7 @@ from rhythmcan_cli.grid import CLASS_NAMES, DEFAULT_THRESHOLD, OUTPUT_PITCHES, S
 if TYPE_CHECKING:
     pass
 from rhythmcan_cli.store.paths import CARD_FILE, check_relpath
+from rhythmcan_cli.vocabulary import ModelKind
 
 GENERATOR_JSON: Final = "generator/model.json"
 
@@ -40,7 +41,7 @@ class ModelCard:
     """
 
     name: str
-    kind: str
+    kind: ModelKind
     genres: list[str] = field(default_factory=list)
     class_names: list[str] = field(default_factory=lambda: list(CLASS_NAMES))
     output_pitches: list[int] = field(default_factory=lambda: list(OUTPUT_PITCHES))

@@ -13,7 +13,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from rhythmcan_cli.errors import DataError, UsageError
-from rhythmcan_cli.vocabulary import DEFAULT_THRESHOLD, GENRE_MODES, MODES, STRATEGIES
+from rhythmcan_cli.vocabulary import DEFAULT_THRESHOLD, GENRE_MODES, MODES, STRATEGIES, ModelKind
 
 if TYPE_CHECKING:
     from rhythmcan_cli.dataset import Dataset
@@ -154,7 +154,7 @@ class TrainResult:
     """What a run did: where its model and run folder are, how far it got, its last losses."""
 
     name: str
-    mode: str
+    mode: ModelKind
     epochs: int
     """Epochs completed (counting those before a resume)."""
     steps: int

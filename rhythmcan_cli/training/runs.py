@@ -23,6 +23,7 @@ from rhythmcan_cli.errors import DataError, ModelError, StoreError, UsageError
 from rhythmcan_cli.training.config import (
     TrainConfig,
 )
+from rhythmcan_cli.vocabulary import ModelKind
 
 if TYPE_CHECKING:
     from rhythmcan_cli.dataset import Dataset
@@ -95,7 +96,7 @@ def discard_empty_run(folder: Path) -> None:
 
 def prepare_folder(
     folder: Path,
-    mode: str,
+    mode: ModelKind,
     name: str,
     config: TrainConfig,
     data: Dataset,

@@ -14,6 +14,7 @@ from rhythmcan_cli.training import recipes
 from rhythmcan_cli.training.config import (
     TrainConfig,
 )
+from rhythmcan_cli.vocabulary import ModelKind
 
 if TYPE_CHECKING:
     import keras
@@ -25,7 +26,7 @@ class Trainer:
 
     def __init__(
         self,
-        mode: str,
+        mode: ModelKind,
         n_genres: int,
         config: TrainConfig,
         strategy: tf.distribute.Strategy,

@@ -62,6 +62,7 @@ from rhythmcan_cli.training.runs import (
     trim_metrics,
 )
 from rhythmcan_cli.training.steps import Trainer
+from rhythmcan_cli.vocabulary import ModelKind
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -88,7 +89,7 @@ def _model_files(trainer: Trainer, tmp: Path) -> dict[str, Path]:
 def _save_to_store(
     trainer: Trainer,
     name: str,
-    mode: str,
+    mode: ModelKind,
     data: Dataset,
     epochs: int,
     final: dict[str, float],
@@ -139,7 +140,7 @@ def _training_record(config: TrainConfig, seed: int) -> dict[str, Any]:
 def train(
     dataset: Dataset,
     *,
-    mode: str,
+    mode: ModelKind,
     name: str,
     epochs: int | None,
     config: TrainConfig | None = None,
@@ -189,7 +190,7 @@ def train(
 
 def _train_locked(
     dataset: Dataset,
-    mode: str,
+    mode: ModelKind,
     name: str,
     epochs: int | None,
     config: TrainConfig,
@@ -216,7 +217,7 @@ def _train_locked(
 
 def _run(
     dataset: Dataset,
-    mode: str,
+    mode: ModelKind,
     name: str,
     epochs: int,
     config: TrainConfig,
@@ -295,7 +296,7 @@ def train_from_folder(
     data_dir: Path,
     *,
     dataset_options: Mapping[str, Any] | None = None,
-    mode: str,
+    mode: ModelKind,
     name: str,
     epochs: int | None,
     config: TrainConfig | None = None,

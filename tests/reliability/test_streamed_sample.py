@@ -28,6 +28,7 @@ from rhythmcan_cli.midi.stream import MidiFileBuilder
 from rhythmcan_cli.sampling.output import midi_file_bytes
 from rhythmcan_cli.sampling.patterns import SampledPattern, to_json_line
 from rhythmcan_cli.sampling.sample import CHUNK, Chunks, sample, sample_chunks
+from rhythmcan_cli.vocabulary import ModelKind
 from tests.helpers import make_stored_model
 from tests.reliability.bounds import address_cap as capped
 from tests.reliability.bounds import fixed_threads_env as child_env
@@ -207,7 +208,7 @@ def test_every_output_of_a_streamed_run_holds_the_same_patterns(tmp_path: Path, 
 
 
 @pytest.mark.parametrize("kind", ["can", "cgan"])
-def test_chunks_are_the_list_cut_in_pieces(kind: str) -> None:
+def test_chunks_are_the_list_cut_in_pieces(kind: ModelKind) -> None:
     """sample_chunks gives sample()'s patterns byte for byte (z from one stream, whole engine
     batches), for plain runs, fixed genres, variations and long interpolations."""
     stored = make_stored_model(f"tiny-{kind}", kind=kind)

@@ -22,6 +22,7 @@ from rhythmcan_cli.store import paths as store_paths
 from rhythmcan_cli.store import saving as store_saving
 from rhythmcan_cli.store import stored as store_stored
 from rhythmcan_cli.training.runs import run_lock
+from rhythmcan_cli.vocabulary import ModelKind
 from tests.conftest import subprocess_env
 
 FILES: dict[str, bytes] = {
@@ -30,7 +31,7 @@ FILES: dict[str, bytes] = {
 }
 
 
-def card(kind: str = "can", **extra: Any) -> ModelCard:
+def card(kind: ModelKind = "can", **extra: Any) -> ModelCard:
     values: dict[str, Any] = {"genres": ["funk", "rock"], "epochs": 3, **extra}
     return ModelCard(name="ignored", kind=kind, **values)
 

@@ -27,6 +27,7 @@ from rhythmcan_cli.tfjs.exchange import (
     export_tfjs,
     import_model,
 )
+from rhythmcan_cli.vocabulary import ModelKind
 from tests.conftest import ROOT
 from tests.helpers import generator_layers_model, make_stored_model
 
@@ -276,7 +277,9 @@ def test_the_2020_release_model_imports_and_samples(tokui_model: Path) -> None:
 
 @pytest.mark.parametrize("version", TFJS_VERSIONS)
 @pytest.mark.parametrize("kind", ["can", "cgan"])
-def test_exports_run_in_tfjs_like_the_numpy_engine(tmp_path: Path, version: str, kind: str) -> None:
+def test_exports_run_in_tfjs_like_the_numpy_engine(
+    tmp_path: Path, version: str, kind: ModelKind
+) -> None:
     model = make_stored_model(f"m-{kind}", kind=kind, genres=("funk", "rock", "jazz"), seed=9)
     export_tfjs(model, tmp_path / "export")
     z = np.random.default_rng(4).normal(size=(3, 8)).astype(np.float32)
