@@ -58,22 +58,12 @@ def inspect(
     Examples: 'rhythmcan data inspect my-drums/' (one sub-folder per genre) or
     'rhythmcan data inspect groove/ --labels groove/info.csv --where beat_type=beat'.
     """
+    given = dict(locals())  # the parameters, for the dataset options
 
     def action() -> DatasetReport:
         from rhythmcan_cli.dataset import build_dataset
 
-        options = dataset_options(
-            labels=labels,
-            path_column=path_column,
-            label_column=label_column,
-            full_label=full_label,
-            where=where,
-            channel=channel,
-            hop=hop,
-            min_onsets=min_onsets,
-            genres=genres,
-            min_genre_windows=min_genre_windows,
-        )
+        options = dataset_options(given)
         with progress_bar("reading MIDI", quiet=quiet or as_json) as callback:
             dataset = build_dataset(
                 data_dir, cache_dir=False if no_cache else None, progress=callback, **options

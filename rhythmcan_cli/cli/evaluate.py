@@ -232,6 +232,7 @@ def evaluate(
     quiet: Quiet = False,
 ) -> None:
     """Measure how novel and how plausible a model's patterns are (the paper's protocol)."""
+    given = dict(locals())  # the parameters, for the dataset options
 
     def action() -> None:
         from rhythmcan_cli.errors import UsageError
@@ -241,18 +242,7 @@ def evaluate(
         if classifier is not None and no_classifier:
             raise UsageError("use either --classifier or --no-classifier, not both")
         with progress_bar("evaluating", quiet=quiet or json_out == "-") as progress:
-            options = dataset_options(
-                labels=labels,
-                path_column=path_column,
-                label_column=label_column,
-                full_label=full_label,
-                where=where,
-                channel=channel,
-                hop=hop,
-                min_onsets=min_onsets,
-                genres=genres,
-                min_genre_windows=min_genre_windows,
-            )
+            options = dataset_options(given)
             report = evaluate_source(
                 source,
                 data_dir,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Final, Optional
 
 import typer
 
@@ -134,31 +135,35 @@ MinGenreWindows = Annotated[
 ]
 
 
-def dataset_options(
-    *,
-    labels: Path | None,
-    path_column: str,
-    label_column: str,
-    full_label: bool,
-    where: list[str] | None,
-    channel: int,
-    hop: int,
-    min_onsets: int,
-    genres: str | None,
-    min_genre_windows: int,
-) -> dict[str, Any]:
-    """The ``build_dataset`` keywords for the shared dataset options of a command."""
+DATASET_OPTIONS: Final = (
+    "labels",
+    "path_column",
+    "label_column",
+    "full_label",
+    "where",
+    "channel",
+    "hop",
+    "min_onsets",
+    "genres",
+    "min_genre_windows",
+)
+"""The parameter names of the dataset options every command that reads a MIDI folder takes."""
+
+
+def dataset_options(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``build_dataset`` keywords from a command's parameters (``DATASET_OPTIONS``)."""
     from rhythmcan_cli.dataset import parse_where
 
+    genres = values["genres"]
     return {
-        "labels_csv": labels,
-        "path_column": path_column,
-        "label_column": label_column,
-        "primary_label": not full_label,
-        "where": parse_where(where or ()),
-        "channel": channel,
-        "hop": hop,
-        "min_onsets": min_onsets,
+        "labels_csv": values["labels"],
+        "path_column": values["path_column"],
+        "label_column": values["label_column"],
+        "primary_label": not values["full_label"],
+        "where": parse_where(values["where"] or ()),
+        "channel": values["channel"],
+        "hop": values["hop"],
+        "min_onsets": values["min_onsets"],
         "genres": None if genres is None else [g for g in genres.split(",") if g.strip()],
-        "min_genre_windows": min_genre_windows,
+        "min_genre_windows": values["min_genre_windows"],
     }

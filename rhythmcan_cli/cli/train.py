@@ -328,18 +328,7 @@ def train(
             description=p["description"],
             attribution=p["attribution"],
         )
-        dataset_options = opt.dataset_options(
-            labels=p["labels"],
-            path_column=p["path_column"],
-            label_column=p["label_column"],
-            full_label=p["full_label"],
-            where=p["where"],
-            channel=p["channel"],
-            hop=p["hop"],
-            min_onsets=p["min_onsets"],
-            genres=p["genres"],
-            min_genre_windows=p["min_genre_windows"],
-        )
+        dataset_options = opt.dataset_options(p)
         if p["no_cache"]:
             dataset_options["cache_dir"] = False
         # a resumed run keeps the epochs it was started for, unless --epochs extends it

@@ -17,16 +17,18 @@ def parse_cli(args: list[str]) -> dict[str, object]:
     """``rhythmcan train``'s dataset options from command-line words, as the CLI builds them."""
     pairs = dict(zip(args[::2], args[1::2], strict=True))
     return dataset_options(
-        labels=Path(pairs["--labels"]),
-        path_column="midi_filename",
-        label_column="style",
-        full_label=False,
-        where=[args[i + 1] for i, a in enumerate(args) if a == "--where"],
-        channel=10,
-        hop=int(pairs["--hop"]),
-        min_onsets=int(pairs["--min-onsets"]),
-        genres=pairs["--genres"],
-        min_genre_windows=0,
+        {
+            "labels": Path(pairs["--labels"]),
+            "path_column": "midi_filename",
+            "label_column": "style",
+            "full_label": False,
+            "where": [args[i + 1] for i, a in enumerate(args) if a == "--where"],
+            "channel": 10,
+            "hop": int(pairs["--hop"]),
+            "min_onsets": int(pairs["--min-onsets"]),
+            "genres": pairs["--genres"],
+            "min_genre_windows": 0,
+        }
     )
 
 
