@@ -1,4 +1,4 @@
-"""Keras 3 builders: the generator, the three discriminators and the genre classifier.
+"""Keras 3 builders: the generator, the four discriminators and the genre classifier.
 
 Architectures follow method.md section 3 (RhythmCAN, Tokui 2020). Every layer gets an
 explicit, stable name: stored generators are exported layer by layer (``keras_io``) and
@@ -136,10 +136,10 @@ def build_generator(
     return keras.Model(inputs if n_genres is not None else z, out, name=name)
 
 
-def _real_fake_branch(
+def _real_fake_features(
     x: keras.KerasTensor, lstm_units: int, dense_units: int, minibatch_std: bool = False
 ) -> keras.KerasTensor:
-    """BiLSTM (seq) -> BiLSTM -> Dense -> LeakyReLU 0.01 -> Dense 1 sigmoid (named ``real``).
+    """The real/fake trunk: BiLSTM (seq) -> BiLSTM -> Dense -> LeakyReLU 0.01, (N, dense_units).
 
     ``minibatch_std`` first appends the batch's mean per-cell standard deviation as a 10th
     input channel (``recipes.minibatch_std_layer``).
@@ -153,7 +153,17 @@ def _real_fake_branch(
     h = layers.Bidirectional(layers.LSTM(lstm_units, return_sequences=True), name="rf_bilstm_1")(x)
     h = layers.Bidirectional(layers.LSTM(lstm_units), name="rf_bilstm_2")(h)
     h = layers.Dense(dense_units, name="rf_dense")(h)
-    h = layers.LeakyReLU(negative_slope=0.01, name="rf_leaky_re_lu")(h)
+    features: keras.KerasTensor = layers.LeakyReLU(negative_slope=0.01, name="rf_leaky_re_lu")(h)
+    return features
+
+
+def _real_fake_branch(
+    x: keras.KerasTensor, lstm_units: int, dense_units: int, minibatch_std: bool = False
+) -> keras.KerasTensor:
+    """The real/fake trunk (``_real_fake_features``) -> Dense 1 sigmoid (named ``real``)."""
+    from keras import layers
+
+    h = _real_fake_features(x, lstm_units, dense_units, minibatch_std)
     out: keras.KerasTensor = layers.Dense(1, activation="sigmoid", name="real")(h)
     return out
 
@@ -227,6 +237,46 @@ def build_conditional_discriminator(
     h = layers.Dense(dense_units, name="dense")(h)
     h = layers.LeakyReLU(negative_slope=0.01, name="leaky_re_lu")(h)
     out = layers.Dense(1, activation="sigmoid", name="real")(h)
+    return keras.Model([x, genre], out, name=name)
+
+
+def build_projection_discriminator(
+    n_genres: int,
+    lstm_units: int = 64,
+    dense_units: int = 256,
+    name: str = "projection_discriminator",
+    minibatch_std: bool = False,
+) -> keras.Model:
+    """A projection discriminator (Miyato & Koyama 2018): [pattern, genre] -> ``real`` (N, 1).
+
+    ``D(x, y) = sigmoid(psi(phi(x)) + <embed(y), phi(x)>)``: ``phi`` is the real/fake trunk
+    (the plain and Creative-GAN discriminators' ``rf_*`` layers), ``psi`` a ``Dense(1)``
+    (``real_logit``) and ``embed`` a learnt ``Embedding(K, dense_units)``
+    (``genre_projection``) whose rows start at about unit length (N(0, 1/dense_units)). The
+    label enters only through the inner product with the pattern's features, so D judges
+    "is this a real pattern OF THIS GENRE" without a separate classifier that G could please
+    by exaggerating genre cues (the AC discriminator's risk). Only D changes: the generator
+    stays the concatenating one the numpy engine and TF.js export read.
+    """
+    import keras
+    from keras import layers
+
+    if n_genres < 1:
+        raise UsageError(f"the number of genres must be at least 1, got {n_genres}")
+    x = keras.Input(shape=(STEPS, N_CLASSES), name="pattern")
+    genre = keras.Input(shape=(1,), dtype="int32", name="genre")
+    phi = _real_fake_features(x, lstm_units, dense_units, minibatch_std)
+    psi = layers.Dense(1, name="real_logit")(phi)
+    embedded = layers.Embedding(
+        n_genres,
+        dense_units,
+        embeddings_initializer=keras.initializers.RandomNormal(stddev=dense_units**-0.5),
+        name="genre_projection",
+    )(genre)
+    embedded = layers.Flatten(name="genre_projection_flatten")(embedded)
+    projection = layers.Dot(axes=1, name="projection")([embedded, phi])
+    logit = layers.Add(name="real_logit_plus_projection")([psi, projection])
+    out = layers.Activation("sigmoid", name="real")(logit)
     return keras.Model([x, genre], out, name=name)
 
 

@@ -13,6 +13,9 @@ issue 13 asks for, each of which is also a training option of its own, recorded 
   ``class_weight * CE(requested genre, genre head(G(z, genre)))``, ramped in over
   ``class_ramp_epochs`` so realism forms first. (The paper's label-concatenating
   discriminator never learned to use the label: method.md section 11.)
+- **Projection discriminator** (cgan, ``cgan_discriminator="projection"``, in no preset): the
+  alternative to AC if AC exaggerates genre cues (Miyato & Koyama 2018; the label enters D
+  only as an inner product with the real/fake branch's features, there is no genre head).
 - **Class-balanced genre head** (``class_balanced``): its CE is weighted by the inverse
   frequency of each genre in the training data (rock is 34 % of Groove windows, soul 3 %).
 - **Its own optimizer** (``lr_genre``): the genre head learns at its own rate instead of D's.
@@ -99,7 +102,12 @@ TUNED: Final[dict[str, Any]] = {
 """Every change of issue 13 switched on (see the module docstring)."""
 
 PRESETS: Final[Mapping[str, Mapping[str, Any]]] = {"paper": PAPER, "tuned": TUNED}
-CGAN_DISCRIMINATORS: Final = ("label", "ac")
+CGAN_DISCRIMINATORS: Final = ("label", "ac", "projection")
+"""The conditional GAN's discriminators: ``label`` (the 2019 notebook: the embedded label
+concatenated with the pattern), ``ac`` (the Creative-GAN's two-headed one; G gets a CE toward
+the requested genre) and ``projection`` (Miyato & Koyama 2018: the real/fake branch's
+features projected onto a learnt genre embedding, ``networks.build_projection_discriminator``;
+off in every preset)."""
 
 
 def recipe_values(recipe: str) -> dict[str, Any]:

@@ -53,6 +53,8 @@ class Trainer:
         # AC conditioning: a cgan whose discriminator is the Creative-GAN's two-headed one.
         self.ac = mode == "cgan" and config.cgan_discriminator == "ac"
         self.two_heads = mode == "can" or self.ac
+        # Projection conditioning: D(x, y) = sigmoid(psi(phi(x)) + <embed(y), phi(x)>).
+        self.projection = mode == "cgan" and config.cgan_discriminator == "projection"
         self.class_w = tf.constant(
             class_weights if class_weights is not None else np.ones(max(n_genres, 1), np.float32)
         )
@@ -90,6 +92,10 @@ class Trainer:
                 if mode == "gan":
                     self.discriminator = models.build_discriminator(
                         c.d_lstm_units, c.d_dense_units, minibatch_std=c.minibatch_std
+                    )
+                elif self.projection:
+                    self.discriminator = models.build_projection_discriminator(
+                        n_genres, c.d_lstm_units, c.d_dense_units, minibatch_std=c.minibatch_std
                     )
                 elif mode == "cgan" and not self.ac:
                     self.discriminator = models.build_conditional_discriminator(
@@ -251,7 +257,17 @@ class Trainer:
         x_rf, fake_rf = self._noisy(x, sigma), self._noisy(fake, sigma)
         with tf.GradientTape() as tape:
             n = tf.shape(x)[0]
-            if self.mode == "cgan" and not self.ac:
+            if self.projection and c.minibatch_std:
+                # Batch statistics must come from an all-real or an all-fake batch.
+                labels = y[:, None]
+                rf_p = tf.concat(
+                    [
+                        self.discriminator([x_rf, labels], training=True),
+                        self.discriminator([fake_rf, labels], training=True),
+                    ],
+                    axis=0,
+                )
+            elif self.mode == "cgan" and not self.ac:
                 both = tf.concat([x_rf, fake_rf], axis=0)
                 labels = tf.concat([y, y], axis=0)[:, None]
                 rf_p = self.discriminator([both, labels], training=True)
