@@ -52,3 +52,6 @@ MIN_ONSETS: Final = 5
 PATH_COLUMN: Final = "midi_filename"
 LABEL_COLUMN: Final = "style"
 """The labels CSV's default columns: the Groove MIDI Dataset's ``info.csv`` works as it is."""
+
+DEFAULT_BPM: Final = 120.0
+"""Tempo of written MIDI and rendered audio unless --bpm says otherwise."""

@@ -26,6 +26,7 @@ from rhythmcan_cli.sampling.patterns import (
     parse_line,
     stream_lines,
 )
+from rhythmcan_cli.vocabulary import DEFAULT_BPM as DEFAULT_BPM
 from rhythmcan_cli.vocabulary import DRUM_CHANNEL
 
 SAMPLE_RATE: Final = 44100
@@ -37,9 +38,6 @@ DRUM_CHANNEL_0: Final = DRUM_CHANNEL - 1
 
 TAIL_S: Final = 0.6
 """Seconds rendered after the last loop ends, so the last hits ring out."""
-
-
-DEFAULT_BPM: Final = 120.0
 
 
 MAX_AUDIO_S: Final = 3600.0

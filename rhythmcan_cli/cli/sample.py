@@ -174,13 +174,9 @@ def sample(
 
     def action() -> SampleRun:
         if play:
-            from rhythmcan_cli.audio import check_kit, check_play_length
+            from rhythmcan_cli.audio import check_kit
 
             check_kit(kit)
-            walk = interpolate is not None
-            check_play_length(
-                steps if walk else n, loops=loops, bpm=bpm, option="--steps" if walk else "-n"
-            )
         request = SampleRequest(
             steer=parse_steering(
                 threshold=threshold,
@@ -212,6 +208,10 @@ def sample(
             keep_all=play,
             grids_after_files=MAX_GRIDS_WITH_FILES,
         )
+        if play:
+            from rhythmcan_cli.audio import check_play_length
+
+            check_play_length(request.count, loops=loops, bpm=bpm, option=request.count_option)
         try:
             return run_sample(
                 request,

@@ -27,6 +27,7 @@ from rhythmcan_cli.midi.write import (
     _vlq,
     _WritePlan,
 )
+from rhythmcan_cli.vocabulary import DEFAULT_BPM
 
 MAX_FILE_PATTERNS: Final = 100_000
 """Most patterns in one MIDI file: 111 hours at 120 bpm, about 30 MB (the track's bytes are
@@ -54,7 +55,7 @@ class MidiFileBuilder:
     def __init__(
         self,
         *,
-        bpm: float = 120.0,
+        bpm: float = DEFAULT_BPM,
         swing: float = 0.0,
         loops: int = 1,
         track_name: str = "rhythmcan",

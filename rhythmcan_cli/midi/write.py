@@ -30,6 +30,7 @@ from rhythmcan_cli.grid import (
     check_batch,
     check_pattern,
 )
+from rhythmcan_cli.vocabulary import DEFAULT_BPM
 
 if TYPE_CHECKING:  # pragma: no cover
     pass
@@ -325,7 +326,7 @@ def midi_bytes(
     patterns: Sequence[npt.ArrayLike] | npt.ArrayLike,
     *,
     threshold: float | Sequence[float] | npt.ArrayLike = 0.2,
-    bpm: float = 120.0,
+    bpm: float = DEFAULT_BPM,
     swing: float = 0.0,
     loops: int = 1,
     pitches: Sequence[int] | Sequence[Sequence[int]] | npt.ArrayLike = OUTPUT_PITCHES,
@@ -349,7 +350,7 @@ def midi_files(
     patterns: Sequence[npt.ArrayLike] | npt.ArrayLike,
     *,
     threshold: float | Sequence[float] | npt.ArrayLike = 0.2,
-    bpm: float = 120.0,
+    bpm: float = DEFAULT_BPM,
     swing: float = 0.0,
     loops: int = 1,
     pitches: Sequence[int] | Sequence[Sequence[int]] | npt.ArrayLike = OUTPUT_PITCHES,
@@ -382,7 +383,7 @@ def write_midi(
     dest: Path | BinaryIO,
     *,
     threshold: float | Sequence[float] | npt.ArrayLike = 0.2,
-    bpm: float = 120.0,
+    bpm: float = DEFAULT_BPM,
     swing: float = 0.0,
     loops: int = 1,
     pitches: Sequence[int] | Sequence[Sequence[int]] | npt.ArrayLike = OUTPUT_PITCHES,
@@ -411,7 +412,7 @@ def write_midi_files(
     prefix: str = "pattern",
     force: bool = False,
     threshold: float | Sequence[float] | npt.ArrayLike = 0.2,
-    bpm: float = 120.0,
+    bpm: float = DEFAULT_BPM,
     swing: float = 0.0,
     loops: int = 1,
     pitches: Sequence[int] | Sequence[Sequence[int]] | npt.ArrayLike = OUTPUT_PITCHES,

@@ -29,6 +29,7 @@ from rhythmcan_cli.sampling.shaping import VoiceThresholds
 from rhythmcan_cli.sampling.steer import LoadedModel, Steering, steer
 from rhythmcan_cli.sampling.target import Target
 from rhythmcan_cli.store import StoredModel
+from rhythmcan_cli.vocabulary import DEFAULT_BPM
 
 KEYS: Final[dict[str, str]] = {
     "n": "new",
@@ -90,7 +91,7 @@ class Jam:
         *,
         seed: int,
         genre: str | None = None,
-        bpm: float = 120.0,
+        bpm: float = DEFAULT_BPM,
         threshold: float | None = None,
         noise: float = 0.3,
     ) -> None:

@@ -17,6 +17,7 @@ import numpy.typing as npt
 from rhythmcan_cli.errors import DataError, UsageError
 from rhythmcan_cli.progress import ProgressCallback, report
 from rhythmcan_cli.sampling.patterns import SampledPattern, dumps_patterns
+from rhythmcan_cli.vocabulary import DEFAULT_BPM
 
 ENCODE_CHUNK: Final = 1024
 """Patterns encoded together before their files are handed to the writer threads."""
@@ -43,7 +44,7 @@ def _midi_arrays(
 def midi_file_bytes(
     patterns: Sequence[SampledPattern],
     *,
-    bpm: float = 120.0,
+    bpm: float = DEFAULT_BPM,
     swing: float = 0.0,
     loops: int = 1,
     track_name: str = "rhythmcan",
@@ -73,7 +74,7 @@ def write_pattern_files(
     count: int | None = None,
     fmt: str = "mid",
     force: bool = False,
-    bpm: float = 120.0,
+    bpm: float = DEFAULT_BPM,
     swing: float = 0.0,
     loops: int = 1,
     progress: ProgressCallback | None = None,
@@ -159,7 +160,7 @@ def write_json_file(chunks: Iterable[Sequence[SampledPattern]], path: Path) -> N
 def midi_file_of(
     chunks: Iterable[Sequence[SampledPattern]],
     *,
-    bpm: float = 120.0,
+    bpm: float = DEFAULT_BPM,
     swing: float = 0.0,
     loops: int = 1,
 ) -> bytes:

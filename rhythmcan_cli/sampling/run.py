@@ -22,9 +22,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Final, TextIO
+from typing import TYPE_CHECKING, BinaryIO, Final, Literal, TextIO
 
 from rhythmcan_cli.errors import DataError, UsageError
+from rhythmcan_cli.vocabulary import DEFAULT_BPM
 
 if TYPE_CHECKING:
     from rhythmcan_cli.sampling.feel import Humanize
@@ -37,9 +38,7 @@ FORMATS: Final = ("grid", "json", "mid")
 JSON_SUFFIXES: Final = (".json", ".jsonl", ".ndjson")
 AUDIO_SUFFIXES: Final = (".wav", ".wave", ".flac", ".mp3", ".ogg", ".aif", ".aiff", ".m4a")
 """-o names refused: MIDI bytes in a file named like audio would not play anywhere."""
-DEFAULT_BPM: Final = 120.0
-Where = str
-"""terminal | stdout | file | dir."""
+Where = Literal["terminal", "stdout", "file", "dir"]
 
 
 @dataclass(frozen=True)
