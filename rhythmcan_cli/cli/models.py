@@ -1,4 +1,4 @@
-"""`rhythmcan models`: list, inspect, remove and import stored models.
+"""`rhythmcan models`: list, inspect, remove, import and average stored models.
 
 Every command here reads JSON cards and hashes files; none imports TensorFlow.
 """
@@ -25,7 +25,9 @@ from rhythmcan_cli.vocabulary import GENERATOR_KINDS
 if TYPE_CHECKING:
     from rhythmcan_cli.store import BrokenModel, StoredModel
 
-app = typer.Typer(help="List, inspect, remove and import stored models.", no_args_is_help=True)
+app = typer.Typer(
+    help="List, inspect, remove, import and average stored models.", no_args_is_help=True
+)
 
 Name = Annotated[str, typer.Argument(help="The model's name (see 'rhythmcan models list').")]
 
@@ -358,6 +360,34 @@ def import_model(
     genres_text = ", ".join(model.card.genres) or "no genres"
     err.print(
         printable(f"imported {model.name} ({model.kind}; {genres_text}) into {model.path}"),
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
+
+
+@app.command("average")
+def average(
+    name: Annotated[str, typer.Argument(help="Name to store the averaged model under.")],
+    sources: Annotated[
+        list[str],
+        typer.Argument(
+            help="Two or more epochs of one training run (names or model folders).",
+            show_default=False,
+        ),
+    ],
+    force: Force = False,
+) -> None:
+    """Store the mean generator of several epochs of one training run (smooths GAN swings)."""
+    from rhythmcan_cli.store.averaging import AVERAGE_KEY, average_models
+
+    model = run(lambda: average_models(name, sources, force=force))
+    epochs = model.card.training[AVERAGE_KEY]["epochs"]
+    err.print(
+        printable(
+            f"averaged {len(epochs)} epochs ({', '.join(map(str, epochs))}) into "
+            f"{model.name} ({model.path})"
+        ),
         highlight=False,
         markup=False,
         soft_wrap=True,
