@@ -24,6 +24,7 @@ import numpy as np
 from rhythmcan_cli.errors import ModelError, UsageError
 from rhythmcan_cli.formats.layers_model import LayersModel
 from rhythmcan_cli.store.cards import GENERATOR_JSON, ModelCard
+from rhythmcan_cli.store.paths import validate_name
 from rhythmcan_cli.store.saving import save_model
 from rhythmcan_cli.store.stored import StoredModel, open_model
 from rhythmcan_cli.vocabulary import GENERATOR_KINDS
@@ -104,6 +105,7 @@ def average_models(name: str, sources: Sequence[str | Path], *, force: bool = Fa
     epoch's losses do not describe an average). UsageError for fewer than two or repeated
     sources; ModelError when they are not epochs of one run.
     """
+    validate_name(name)  # before any model is read
     if len(sources) < 2:
         raise UsageError("averaging needs at least two models (epochs of one training run)")
     if len(sources) > MAX_SOURCES:

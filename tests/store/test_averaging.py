@@ -102,6 +102,9 @@ def test_too_few_or_repeated_sources_are_usage_errors() -> None:
         average_models("mean", ["a"])
     with pytest.raises(UsageError, match="given twice"):
         average_models("mean", ["a", store.model_path("a")])
+    with pytest.raises(StoreError, match="name"):
+        average_models("../escape", ["a", "a"])
+    assert not (store.models_dir().parent / "escape").exists()
 
 
 def test_an_existing_name_needs_force_and_is_then_replaced_whole() -> None:
