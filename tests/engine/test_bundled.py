@@ -79,3 +79,24 @@ def test_bundled_judge_states_its_held_out_figures() -> None:
     assert 0.0 < figures["test_ece"] < figures["test_macro_recall"] <= 1.0
     assert card.final_losses["test_accuracy"] == figures["test_accuracy"]
     assert set(figures["test_recall"]) <= set(card.genres)
+
+
+def test_the_script_that_reproduces_the_bundled_creative_gan_names_its_epochs() -> None:
+    """scripts/train-default-models' AVERAGE_CAN default is the window the card records, and
+    its Creative-GAN options are the ones the card was trained with."""
+    import re
+    from pathlib import Path
+
+    card = store.default_model("can").card
+    script = (Path(__file__).parents[2] / "scripts" / "train-default-models").read_text()
+    window = re.search(r"AVERAGE_CAN=\$\{AVERAGE_CAN-(\d+)-(\d+)\}", script)
+    assert window is not None
+    first, last = int(window.group(1)), int(window.group(2))
+    assert card.training["weight_average"]["epochs"] == list(range(first, last + 1))
+    assert card.epochs == last
+    options = dict(re.findall(r"--option (\w+)=([\w.]+)", script.split("CAN_OPTIONS=(")[1]))
+    assert options
+    for key, text in options.items():
+        expected = text == "true" if text in ("true", "false") else float(text)
+        assert card.training[key] == expected, key
+    assert card.training["recipe"] == "tuned"
