@@ -29,6 +29,15 @@ its own (``train --option KEY=VALUE``), recorded on the card (``card.training``)
   ``LSTM(9, sigmoid)``, whose ``h = o * sigmoid(c)`` holds a value for free; ``dense`` is
   ``LSTM(9, tanh) -> Dense(9, sigmoid)`` per step, which the numpy engine and TF.js already
   run (``models.build_generator``).
+- ``rf_flatten`` (bool): the real/fake branch keeps its second BiLSTM's output at every step
+  and flattens it before its Dense (``networks._real_fake_features``), as the paper's
+  *conditional* discriminator does, instead of reading only the final states. Every model
+  whose real/fake branch read a summary (Creative-GAN, AC conditional GAN, any recipe) put the
+  kick on beat 1 and the snare on 2 and 4 far less often than real drumming, while the
+  paper-recipe conditional GAN, whose discriminator flattens, placed them like a drummer: a
+  discriminator that cannot tell *where* a hit is cannot ask for a downbeat. The
+  generator does not change (exports and the numpy engine are untouched); ignored by the
+  label-concatenating conditional discriminator, which always flattens.
 
 TensorFlow is imported inside functions: importing this module stays cheap.
 """

@@ -70,6 +70,7 @@ class TrainConfig:
     genre_freeze_epochs: float = 0.0
     zero_below: float = 0.0
     output_head: str = "lstm"
+    rf_flatten: bool = False
     validation: float = 0.1
     """Share of files held out for validation (split by file, never by window)."""
     checkpoint_every: int = 5

@@ -15,7 +15,7 @@ Keras is imported inside the builders: importing this module stays cheap.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from rhythmcan_cli.errors import UsageError
 from rhythmcan_cli.grid import N_CLASSES, STEPS
@@ -136,13 +136,26 @@ def build_generator(
     return keras.Model(inputs if n_genres is not None else z, out, name=name)
 
 
+RF_FLAT_UNITS: Final = 16
+"""Units of the last BiLSTM of a flattening real/fake trunk (``rf_flatten``): the paper's
+conditional discriminator ends its BiLSTM stack in 16 units before its Flatten too."""
+
+
 def _real_fake_features(
-    x: keras.KerasTensor, lstm_units: int, dense_units: int, minibatch_std: bool = False
+    x: keras.KerasTensor,
+    lstm_units: int,
+    dense_units: int,
+    minibatch_std: bool = False,
+    flatten: bool = False,
 ) -> keras.KerasTensor:
     """The real/fake trunk: BiLSTM (seq) -> BiLSTM -> Dense -> LeakyReLU 0.01, (N, dense_units).
 
     ``minibatch_std`` first appends the batch's mean per-cell standard deviation as a 10th
-    input channel (``recipes.minibatch_std_layer``).
+    input channel (``recipes.minibatch_std_layer``). ``flatten`` (``rf_flatten``, beyond the
+    paper's Creative-GAN) keeps the second BiLSTM's output at every step
+    (``RF_FLAT_UNITS`` each way) and flattens it, so the Dense reads each step at its place
+    in the bar, as the conditional discriminator does; the default reads only the second
+    BiLSTM's final states, a summary in which "a kick on beat 1" has no fixed place.
     """
     from keras import layers
 
@@ -151,19 +164,29 @@ def _real_fake_features(
 
         x = minibatch_std_layer()(x)
     h = layers.Bidirectional(layers.LSTM(lstm_units, return_sequences=True), name="rf_bilstm_1")(x)
-    h = layers.Bidirectional(layers.LSTM(lstm_units), name="rf_bilstm_2")(h)
+    if flatten:
+        h = layers.Bidirectional(
+            layers.LSTM(RF_FLAT_UNITS, return_sequences=True), name="rf_bilstm_2"
+        )(h)
+        h = layers.Flatten(name="rf_flatten")(h)
+    else:
+        h = layers.Bidirectional(layers.LSTM(lstm_units), name="rf_bilstm_2")(h)
     h = layers.Dense(dense_units, name="rf_dense")(h)
     features: keras.KerasTensor = layers.LeakyReLU(negative_slope=0.01, name="rf_leaky_re_lu")(h)
     return features
 
 
 def _real_fake_branch(
-    x: keras.KerasTensor, lstm_units: int, dense_units: int, minibatch_std: bool = False
+    x: keras.KerasTensor,
+    lstm_units: int,
+    dense_units: int,
+    minibatch_std: bool = False,
+    flatten: bool = False,
 ) -> keras.KerasTensor:
     """The real/fake trunk (``_real_fake_features``) -> Dense 1 sigmoid (named ``real``)."""
     from keras import layers
 
-    h = _real_fake_features(x, lstm_units, dense_units, minibatch_std)
+    h = _real_fake_features(x, lstm_units, dense_units, minibatch_std, flatten)
     out: keras.KerasTensor = layers.Dense(1, activation="sigmoid", name="real")(h)
     return out
 
@@ -202,12 +225,14 @@ def build_discriminator(
     dense_units: int = 256,
     name: str = "discriminator",
     minibatch_std: bool = False,
+    flatten: bool = False,
 ) -> keras.Model:
     """The plain-GAN discriminator: the real/fake branch only; output ``real`` (N, 1) in (0, 1)."""
     import keras
 
     x = keras.Input(shape=(STEPS, N_CLASSES), name="pattern")
-    return keras.Model(x, _real_fake_branch(x, lstm_units, dense_units, minibatch_std), name=name)
+    real = _real_fake_branch(x, lstm_units, dense_units, minibatch_std, flatten)
+    return keras.Model(x, real, name=name)
 
 
 def build_conditional_discriminator(
@@ -246,6 +271,7 @@ def build_projection_discriminator(
     dense_units: int = 256,
     name: str = "projection_discriminator",
     minibatch_std: bool = False,
+    flatten: bool = False,
 ) -> keras.Model:
     """A projection discriminator (Miyato & Koyama 2018): [pattern, genre] -> ``real`` (N, 1).
 
@@ -265,7 +291,7 @@ def build_projection_discriminator(
         raise UsageError(f"the number of genres must be at least 1, got {n_genres}")
     x = keras.Input(shape=(STEPS, N_CLASSES), name="pattern")
     genre = keras.Input(shape=(1,), dtype="int32", name="genre")
-    phi = _real_fake_features(x, lstm_units, dense_units, minibatch_std)
+    phi = _real_fake_features(x, lstm_units, dense_units, minibatch_std, flatten)
     psi = layers.Dense(1, name="real_logit")(phi)
     embedded = layers.Embedding(
         n_genres,
@@ -289,6 +315,7 @@ def build_can_discriminator(
     dropout: float = 0.1,
     name: str = "can_discriminator",
     minibatch_std: bool = False,
+    flatten: bool = False,
 ) -> keras.Model:
     """The Creative-GAN discriminator: pattern -> [``real`` (N, 1), ``genre`` (N, K) softmax].
 
@@ -299,7 +326,7 @@ def build_can_discriminator(
     if n_genres < 1:
         raise UsageError(f"the number of genres must be at least 1, got {n_genres}")
     x = keras.Input(shape=(STEPS, N_CLASSES), name="pattern")
-    real = _real_fake_branch(x, lstm_units, dense_units, minibatch_std)
+    real = _real_fake_branch(x, lstm_units, dense_units, minibatch_std, flatten)
     genre = _genre_branch(
         x, n_genres, genre_lstm_units, genre_dense_units, dropout, "genre", "genre"
     )

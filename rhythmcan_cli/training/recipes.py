@@ -79,6 +79,7 @@ PAPER: Final[dict[str, Any]] = {
     "genre_freeze_epochs": 0.0,
     "zero_below": 0.0,
     "output_head": "lstm",
+    "rf_flatten": False,
 }
 """The paper's values of every recipe option (method.md sections 3-4)."""
 

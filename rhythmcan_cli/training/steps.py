@@ -91,11 +91,18 @@ class Trainer:
                 )
                 if mode == "gan":
                     self.discriminator = models.build_discriminator(
-                        c.d_lstm_units, c.d_dense_units, minibatch_std=c.minibatch_std
+                        c.d_lstm_units,
+                        c.d_dense_units,
+                        minibatch_std=c.minibatch_std,
+                        flatten=c.rf_flatten,
                     )
                 elif self.projection:
                     self.discriminator = models.build_projection_discriminator(
-                        n_genres, c.d_lstm_units, c.d_dense_units, minibatch_std=c.minibatch_std
+                        n_genres,
+                        c.d_lstm_units,
+                        c.d_dense_units,
+                        minibatch_std=c.minibatch_std,
+                        flatten=c.rf_flatten,
                     )
                 elif mode == "cgan" and not self.ac:
                     self.discriminator = models.build_conditional_discriminator(
@@ -110,6 +117,7 @@ class Trainer:
                         c.genre_dense_units,
                         c.dropout,
                         minibatch_std=c.minibatch_std,
+                        flatten=c.rf_flatten,
                     )
                 # Views of the discriminator's heads (shared layers, no new variables).
                 self.d_real_fake: keras.Model = self.discriminator

@@ -25,6 +25,7 @@ def test_every_preset_leaves_the_beyond_options_off_and_they_parse() -> None:
         config = TrainConfig.for_recipe(recipe)
         assert not any(getattr(config, key) for key in BEYOND), recipe
         assert config.output_head == "lstm"
+        assert config.rf_flatten is False
     parsed = recipes.parse_options(
         [
             "ambiguity-realness=yes",
@@ -32,6 +33,7 @@ def test_every_preset_leaves_the_beyond_options_off_and_they_parse() -> None:
             "genre_freeze_epochs=4",
             "zero_below=0.1",
             "output_head=dense",
+            "rf-flatten=true",
         ]
     )
     assert parsed == {
@@ -40,6 +42,7 @@ def test_every_preset_leaves_the_beyond_options_off_and_they_parse() -> None:
         "genre_freeze_epochs": 4.0,
         "zero_below": 0.1,
         "output_head": "dense",
+        "rf_flatten": True,
     }
     TrainConfig.for_recipe("tuned", **parsed).check()  # a valid combination
 
@@ -161,6 +164,7 @@ def test_a_can_with_every_beyond_option_trains_stores_and_records_them(
         "genre_freeze_epochs": 1.0,
         "zero_below": 0.1,
         "output_head": "dense",
+        "rf_flatten": True,
     }
     config = TrainConfig.for_recipe(
         "tuned",
@@ -176,3 +180,26 @@ def test_a_can_with_every_beyond_option_trains_stores_and_records_them(
     assert '"output_head": "dense"' in run and '"density_weight": 1.0' in run
     patterns = model.generator().generate(np.zeros((4, 8), np.float32) + 0.3)
     assert patterns.shape == (4, 32, 9) and 0.0 <= patterns.min() <= patterns.max() <= 1.0
+
+
+@pytest.mark.parametrize("minibatch_std", [False, True])
+def test_a_flattening_real_fake_branch_reads_every_step_at_its_place(minibatch_std: bool) -> None:
+    from rhythmcan_cli.grid import N_CLASSES, STEPS
+    from rhythmcan_cli.training import networks
+
+    summary = networks.build_can_discriminator(3, 8, 16, 8, 16, minibatch_std=minibatch_std)
+    flat = networks.build_can_discriminator(
+        3, 8, 16, 8, 16, minibatch_std=minibatch_std, flatten=True
+    )
+    names = {layer.name for layer in flat.layers}
+    assert "rf_flatten" in names and "rf_flatten" not in {lay.name for lay in summary.layers}
+    # The Dense reads 2 x RF_FLAT_UNITS features at each of the 32 steps, not one summary.
+    dense_in = flat.get_layer("rf_dense").kernel.shape[0]
+    assert dense_in == STEPS * 2 * networks.RF_FLAT_UNITS
+    assert summary.get_layer("rf_dense").kernel.shape[0] == 2 * 8
+    real, genre = flat(np.zeros((2, STEPS, N_CLASSES), np.float32))
+    assert real.shape == (2, 1) and genre.shape == (2, 3)
+    plain = networks.build_discriminator(8, 16, flatten=True)
+    projection = networks.build_projection_discriminator(3, 8, 16, flatten=True)
+    for model in (plain, projection):
+        assert model.get_layer("rf_dense").kernel.shape[0] == dense_in
