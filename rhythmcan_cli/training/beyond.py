@@ -38,6 +38,14 @@ its own (``train --option KEY=VALUE``), recorded on the card (``card.training``)
   discriminator that cannot tell *where* a hit is cannot ask for a downbeat. The
   generator does not change (exports and the numpy engine are untouched); ignored by the
   label-concatenating conditional discriminator, which always flattens.
+- ``profile_weight`` (float): G's loss adds ``profile_weight`` times the mean over the 32 x 9
+  cells of ``(log(m_fake + 0.01) - log(m_real + 0.01))^2``, ``m`` the mean cell value at that
+  step and drum over the batch (``profile_loss``): per-drum density matching resolved by
+  *position*, so "a kick on beat 1 in most patterns, the snare on 2 and 4" becomes a target
+  G is told it misses. For a conditional GAN ``m_real`` is the mean of the per-genre profiles
+  of the genres the batch asks for, so each genre is pulled toward its own placement of hits;
+  other modes match the profile of all training windows. A batch statistic: it says nothing
+  about any single pattern, so it cannot ask for copies.
 
 TensorFlow is imported inside functions: importing this module stays cheap.
 """
@@ -70,6 +78,7 @@ def check_beyond(values: Mapping[str, Any]) -> list[tuple[bool, str]]:
             f"--option output_head must be one of {', '.join(OUTPUT_HEADS)}",
         ),
         (float(values.get("density_weight", 0.0)) >= 0.0, "density_weight must be 0 or more"),
+        (float(values.get("profile_weight", 0.0)) >= 0.0, "profile_weight must be 0 or more"),
         (freeze >= 0.0, "genre_freeze_epochs must be 0 or more"),
         (
             freeze <= 0.0 or values.get("lr_genre") is not None,
@@ -90,6 +99,43 @@ def real_density(x: npt.ArrayLike) -> npt.NDArray[np.float32]:
         values.reshape(-1, values.shape[-1]).mean(axis=0).astype(np.float32)
     )
     return means
+
+
+def real_profile(
+    x: npt.ArrayLike, y: npt.ArrayLike | None = None, n_genres: int = 0
+) -> npt.NDArray[np.float32]:
+    """Mean cell value per step and drum: (N, T, C) -> (K, T, C), ``profile_loss``'s targets.
+
+    With labels ``y`` and ``n_genres`` K >= 1, one profile per genre (a genre without windows
+    gets the all-windows profile); otherwise a single profile, shape (1, T, C).
+    """
+    values = np.asarray(x, dtype=np.float64)
+    overall = values.mean(axis=0)
+    if y is None or n_genres < 1:
+        rows = [overall]
+    else:
+        labels = np.asarray(y)
+        rows = [
+            values[labels == k].mean(axis=0) if np.any(labels == k) else overall
+            for k in range(n_genres)
+        ]
+    profiles: npt.NDArray[np.float32] = np.stack(rows).astype(np.float32)
+    return profiles
+
+
+def profile_loss(fake: tf.Tensor, profiles: tf.Tensor, index: tf.Tensor) -> tf.Tensor:
+    """Squared log-ratio of the batch's mean cell value at each (step, drum) to the mean of the
+    real profiles ``profiles[index]`` (one per example), averaged over the 32 x 9 cells.
+
+    One value for the (local) batch, like ``density_loss``; the train step divides it by the
+    number of replicas.
+    """
+    import tensorflow as tf
+
+    fake_mean = tf.reduce_mean(fake, axis=0)
+    real_mean = tf.reduce_mean(tf.gather(profiles, index), axis=0)
+    ratio = tf.math.log(fake_mean + DENSITY_EPSILON) - tf.math.log(real_mean + DENSITY_EPSILON)
+    return tf.reduce_mean(tf.square(ratio))
 
 
 def density_loss(fake: tf.Tensor, real_mean: tf.Tensor) -> tf.Tensor:
@@ -133,7 +179,9 @@ __all__ = [
     "check_beyond",
     "density_loss",
     "genre_frozen",
+    "profile_loss",
     "real_density",
+    "real_profile",
     "realness_weight",
     "zero_gate",
 ]

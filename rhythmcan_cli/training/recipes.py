@@ -80,6 +80,7 @@ PAPER: Final[dict[str, Any]] = {
     "zero_below": 0.0,
     "output_head": "lstm",
     "rf_flatten": False,
+    "profile_weight": 0.0,
 }
 """The paper's values of every recipe option (method.md sections 3-4)."""
 

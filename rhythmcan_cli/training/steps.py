@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rhythmcan_cli.errors import UsageError
-from rhythmcan_cli.grid import N_CLASSES
+from rhythmcan_cli.grid import N_CLASSES, STEPS
 from rhythmcan_cli.training import recipes
 from rhythmcan_cli.training.config import (
     TrainConfig,
@@ -32,6 +32,7 @@ class Trainer:
         strategy: tf.distribute.Strategy,
         class_weights: np.ndarray | None = None,
         real_density: np.ndarray | None = None,
+        real_profile: np.ndarray | None = None,
     ) -> None:
         import keras
         import tensorflow as tf
@@ -63,6 +64,8 @@ class Trainer:
         self.real_density = tf.constant(
             real_density if real_density is not None else np.zeros(N_CLASSES, np.float32)
         )
+        no_profile = np.zeros((1, STEPS, N_CLASSES), np.float32)
+        self.real_profile = tf.constant(real_profile if real_profile is not None else no_profile)
         c = config
         with strategy.scope():
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
@@ -366,6 +369,12 @@ class Trainer:
             if c.density_weight > 0:  # beyond the paper (beyond.py)
                 out["g_density"] = beyond.density_loss(fake, self.real_density) / self.replicas
                 total = total + c.density_weight * out["g_density"]
+            if c.profile_weight > 0:  # beyond the paper (beyond.py)
+                # One profile per genre (cgan) or one for all (the others: index 0).
+                index = y if int(self.real_profile.shape[0]) > 1 else tf.zeros_like(y)
+                profile = beyond.profile_loss(fake, self.real_profile, index)
+                out["g_profile"] = profile / self.replicas
+                total = total + c.profile_weight * out["g_profile"]
         variables = self.generator.trainable_variables
         grads = tape.gradient(total, variables)
         self.opt_g.apply_gradients(zip(grads, variables, strict=True))

@@ -247,6 +247,13 @@ def _run(
         strat,
         recipes.class_weights(train_data.y, len(dataset.genres)),
         beyond.real_density(train_data.x) if config.density_weight > 0 else None,
+        (
+            beyond.real_profile(
+                train_data.x, train_data.y, len(dataset.genres) if mode == "cgan" else 0
+            )
+            if config.profile_weight > 0
+            else None
+        ),
     )
     ckpt_dir = (
         folder / "checkpoints" if chief else Path(tempfile.mkdtemp(prefix="rhythmcan-worker-"))

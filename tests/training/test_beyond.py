@@ -17,7 +17,14 @@ from rhythmcan_cli.training.steps import Trainer
 from rhythmcan_cli.training.train import train
 from tests.training.test_recipes import SIZES, _two_genres
 
-BEYOND = ("ambiguity_realness", "density_weight", "genre_freeze_epochs", "zero_below")
+BEYOND = (
+    "ambiguity_realness",
+    "density_weight",
+    "genre_freeze_epochs",
+    "zero_below",
+    "rf_flatten",
+    "profile_weight",
+)
 
 
 def test_every_preset_leaves_the_beyond_options_off_and_they_parse() -> None:
@@ -34,6 +41,7 @@ def test_every_preset_leaves_the_beyond_options_off_and_they_parse() -> None:
             "zero_below=0.1",
             "output_head=dense",
             "rf-flatten=true",
+            "profile_weight=10",
         ]
     )
     assert parsed == {
@@ -43,6 +51,7 @@ def test_every_preset_leaves_the_beyond_options_off_and_they_parse() -> None:
         "zero_below": 0.1,
         "output_head": "dense",
         "rf_flatten": True,
+        "profile_weight": 10.0,
     }
     TrainConfig.for_recipe("tuned", **parsed).check()  # a valid combination
 
@@ -52,6 +61,7 @@ def test_every_preset_leaves_the_beyond_options_off_and_they_parse() -> None:
     [
         ({"output_head": "gru"}, "output_head must be one of lstm, dense"),
         ({"density_weight": -1.0}, "density_weight must be 0 or more"),
+        ({"profile_weight": -0.5}, "profile_weight must be 0 or more"),
         ({"genre_freeze_epochs": 2.0, "lr_genre": None}, "needs the genre head's own optimizer"),
         ({"zero_below": 0.3, "threshold": 0.2}, "must not exceed the sampling threshold"),
         ({"zero_below": 1.0, "threshold": 1.0}, "zero_below must be in [0, 1)"),
@@ -86,6 +96,44 @@ def test_density_loss_is_zero_at_the_real_density_and_grows_with_a_roll() -> Non
     loss = float(beyond.density_loss(tf.constant(rolled), tf.constant(target)))
     expected = np.log((0.9 + 0.01) / (target[5] + 0.01)) ** 2 / 9
     assert loss == pytest.approx(expected, rel=1e-4)
+
+
+def test_real_profile_is_the_mean_grid_per_genre_or_overall() -> None:
+    rng = np.random.default_rng(1)
+    x = (rng.random((30, 32, 9)) > 0.8).astype(np.float32)
+    y = np.array([0] * 10 + [2] * 20)
+    per_genre = beyond.real_profile(x, y, 4)
+    assert per_genre.shape == (4, 32, 9) and per_genre.dtype == np.float32
+    np.testing.assert_allclose(per_genre[0], x[:10].mean(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(per_genre[2], x[10:].mean(axis=0), rtol=1e-6)
+    # A genre with no windows (1, 3) gets the profile of all windows.
+    np.testing.assert_allclose(per_genre[1], x.mean(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(per_genre[3], x.mean(axis=0), rtol=1e-6)
+    overall = beyond.real_profile(x)
+    assert overall.shape == (1, 32, 9)
+    np.testing.assert_allclose(overall[0], x.mean(axis=0), rtol=1e-6)
+
+
+def test_profile_loss_sees_where_hits_fall_which_density_loss_cannot() -> None:
+    rng = np.random.default_rng(2)
+    real = (rng.random((64, 32, 9)) > 0.9).astype(np.float32) * 0.8
+    real[:, [0, 16], 0] = 0.9  # a kick on beat 1 of both bars
+    profiles = tf.constant(beyond.real_profile(real))
+    index = tf.zeros(64, tf.int32)
+    assert float(beyond.profile_loss(tf.constant(real), profiles, index)) < 1e-8
+    # The same kicks one step late: per-drum density is unchanged, the profile is not.
+    shifted = np.roll(real, 1, axis=1)
+    density = tf.constant(beyond.real_density(real))
+    assert float(beyond.density_loss(tf.constant(shifted), density)) < 1e-6
+    moved = float(beyond.profile_loss(tf.constant(shifted), profiles, index))
+    assert moved > 0.01
+    # Per-genre targets: each example is matched against the mean of the profiles it asks for.
+    two = tf.constant(np.stack([beyond.real_profile(real)[0], beyond.real_profile(shifted)[0]]))
+    asks_shifted = tf.ones(64, tf.int32)
+    assert float(beyond.profile_loss(tf.constant(shifted), two, asks_shifted)) < 1e-8
+    assert float(beyond.profile_loss(tf.constant(real), two, asks_shifted)) == pytest.approx(
+        moved, rel=1e-5
+    )
 
 
 def test_realness_weight_is_twice_d_and_stops_the_gradient() -> None:
@@ -132,6 +180,27 @@ def test_can_g_step_adds_the_density_term_and_weights_ambiguity_by_realness() ->
     assert np.any((raw > 0.0) & (raw < 0.3)) and not np.any(raw == 0.0)
 
 
+@pytest.mark.slow
+def test_cgan_g_step_matches_each_requested_genres_profile() -> None:
+    config = TrainConfig.for_recipe("tuned", **{**SIZES, "profile_weight": 3.0})
+    _, y, z = _batch()
+    # Genre 1's profile is a loud grid, the others silent: the term depends on what is asked.
+    profiles = np.zeros((3, 32, 9), np.float32)
+    profiles[1] = 0.9
+    trainer = Trainer(
+        "cgan", 3, config, tf.distribute.get_strategy(), np.ones(3, np.float32), None, profiles
+    )
+    metrics = trainer.g_step(y, z, 10.0)  # past the class ramp
+    fake = trainer._generate(tf.constant(z), tf.constant(y), training=True)
+    expected_profile = float(beyond.profile_loss(fake, tf.constant(profiles), tf.constant(y)))
+    assert metrics["g_profile"] > 0.0
+    assert metrics["g_loss"] == pytest.approx(
+        metrics["g_adversarial"] + metrics["g_class"] + 3.0 * metrics["g_profile"], rel=1e-5
+    )
+    all_loud = trainer.g_step(np.ones(8, np.int32), z, 10.0)["g_profile"]
+    assert abs(all_loud - expected_profile) > 0.1  # another target, another loss
+
+
 def beyond_weight(k: int) -> float:
     from rhythmcan_cli.training.losses import ambiguity_weight
 
@@ -165,6 +234,7 @@ def test_a_can_with_every_beyond_option_trains_stores_and_records_them(
         "zero_below": 0.1,
         "output_head": "dense",
         "rf_flatten": True,
+        "profile_weight": 2.0,
     }
     config = TrainConfig.for_recipe(
         "tuned",
@@ -173,7 +243,7 @@ def test_a_can_with_every_beyond_option_trains_stores_and_records_them(
         **options,
     )
     result = train(_two_genres(64), mode="can", name="beyond", epochs=2, config=config)
-    assert "g_density" in result.final_losses
+    assert "g_density" in result.final_losses and "g_profile" in result.final_losses
     model = store.open_model("beyond")
     assert {k: model.card.training[k] for k in options} == options
     run = (isolated_home / "runs" / "beyond" / "run.json").read_text()
