@@ -46,6 +46,13 @@ its own (``train --option KEY=VALUE``), recorded on the card (``card.training``)
   of the genres the batch asks for, so each genre is pulled toward its own placement of hits;
   other modes match the profile of all training windows. A batch statistic: it says nothing
   about any single pattern, so it cannot ask for copies.
+- ``mode_seeking`` (float): G's loss adds ``mode_seeking / (d_x / d_z + 1e-5)`` (Mao et al.
+  2019, "Mode Seeking GANs"), ``d_x`` the mean absolute difference between ``G(z, y)`` and
+  ``G(z', y)`` and ``d_z`` that of ``z`` and ``z'``, where ``z'`` is the batch's z rolled by one
+  example, so both patterns are asked for the same genre (``mode_seeking_loss``). The
+  AC-conditioned GAN collapsed *within* each genre (57-96 distinct grids of 300 for
+  afrocuban, hiphop and soul; one syncopation value for all 300 afrobeat patterns), which the
+  batch-wide minibatch-std feature cannot see since a batch mixes genres.
 
 TensorFlow is imported inside functions: importing this module stays cheap.
 """
@@ -79,6 +86,11 @@ def check_beyond(values: Mapping[str, Any]) -> list[tuple[bool, str]]:
         ),
         (float(values.get("density_weight", 0.0)) >= 0.0, "density_weight must be 0 or more"),
         (float(values.get("profile_weight", 0.0)) >= 0.0, "profile_weight must be 0 or more"),
+        (float(values.get("mode_seeking", 0.0)) >= 0.0, "mode_seeking must be 0 or more"),
+        (
+            float(values.get("mode_seeking", 0.0)) <= 0.0 or int(values.get("batch_size", 2)) >= 2,
+            "mode_seeking compares two patterns of a batch: --batch-size must be at least 2",
+        ),
         (freeze >= 0.0, "genre_freeze_epochs must be 0 or more"),
         (
             freeze <= 0.0 or values.get("lr_genre") is not None,
@@ -138,6 +150,24 @@ def profile_loss(fake: tf.Tensor, profiles: tf.Tensor, index: tf.Tensor) -> tf.T
     return tf.reduce_mean(tf.square(ratio))
 
 
+MODE_SEEKING_EPSILON: Final = 1e-5
+"""Added to the ratio of ``mode_seeking_loss`` so a collapsed generator's loss stays finite."""
+
+
+def mode_seeking_loss(
+    fake: tf.Tensor, fake_other: tf.Tensor, z: tf.Tensor, z_other: tf.Tensor
+) -> tf.Tensor:
+    """``1 / (mean|fake - fake_other| / mean|z - z_other| + eps)``: large when G ignores z.
+
+    One value for the (local) batch; the train step divides it by the number of replicas.
+    """
+    import tensorflow as tf
+
+    d_x = tf.reduce_mean(tf.abs(fake - fake_other))
+    d_z = tf.reduce_mean(tf.abs(z - z_other)) + 1e-8  # z == z_other only in a batch of one
+    return 1.0 / (d_x / d_z + MODE_SEEKING_EPSILON)
+
+
 def density_loss(fake: tf.Tensor, real_mean: tf.Tensor) -> tf.Tensor:
     """Squared log-ratio of the batch's per-drum mean cell value to the real one, mean over drums.
 
@@ -175,10 +205,12 @@ def genre_frozen(progress: float, epochs: float) -> bool:
 
 __all__ = [
     "DENSITY_EPSILON",
+    "MODE_SEEKING_EPSILON",
     "OUTPUT_HEADS",
     "check_beyond",
     "density_loss",
     "genre_frozen",
+    "mode_seeking_loss",
     "profile_loss",
     "real_density",
     "real_profile",

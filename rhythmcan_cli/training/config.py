@@ -72,6 +72,7 @@ class TrainConfig:
     output_head: str = "lstm"
     rf_flatten: bool = False
     profile_weight: float = 0.0
+    mode_seeking: float = 0.0
     validation: float = 0.1
     """Share of files held out for validation (split by file, never by window)."""
     checkpoint_every: int = 5

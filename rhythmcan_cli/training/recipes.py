@@ -81,6 +81,7 @@ PAPER: Final[dict[str, Any]] = {
     "output_head": "lstm",
     "rf_flatten": False,
     "profile_weight": 0.0,
+    "mode_seeking": 0.0,
 }
 """The paper's values of every recipe option (method.md sections 3-4)."""
 

@@ -375,6 +375,12 @@ class Trainer:
                 profile = beyond.profile_loss(fake, self.real_profile, index)
                 out["g_profile"] = profile / self.replicas
                 total = total + c.profile_weight * out["g_profile"]
+            if c.mode_seeking > 0:  # beyond the paper (beyond.py): the same genres, other z
+                z_other = tf.roll(z, shift=1, axis=0)
+                other = self._generate(z_other, y, training=True)
+                seeking = beyond.mode_seeking_loss(fake, other, z, z_other)
+                out["g_mode_seeking"] = seeking / self.replicas
+                total = total + c.mode_seeking * out["g_mode_seeking"]
         variables = self.generator.trainable_variables
         grads = tape.gradient(total, variables)
         self.opt_g.apply_gradients(zip(grads, variables, strict=True))

@@ -24,6 +24,7 @@ BEYOND = (
     "zero_below",
     "rf_flatten",
     "profile_weight",
+    "mode_seeking",
 )
 
 
@@ -42,6 +43,7 @@ def test_every_preset_leaves_the_beyond_options_off_and_they_parse() -> None:
             "output_head=dense",
             "rf-flatten=true",
             "profile_weight=10",
+            "mode_seeking=1",
         ]
     )
     assert parsed == {
@@ -52,6 +54,7 @@ def test_every_preset_leaves_the_beyond_options_off_and_they_parse() -> None:
         "output_head": "dense",
         "rf_flatten": True,
         "profile_weight": 10.0,
+        "mode_seeking": 1.0,
     }
     TrainConfig.for_recipe("tuned", **parsed).check()  # a valid combination
 
@@ -62,6 +65,8 @@ def test_every_preset_leaves_the_beyond_options_off_and_they_parse() -> None:
         ({"output_head": "gru"}, "output_head must be one of lstm, dense"),
         ({"density_weight": -1.0}, "density_weight must be 0 or more"),
         ({"profile_weight": -0.5}, "profile_weight must be 0 or more"),
+        ({"mode_seeking": -1.0}, "mode_seeking must be 0 or more"),
+        ({"mode_seeking": 1.0, "batch_size": 1}, "--batch-size must be at least 2"),
         ({"genre_freeze_epochs": 2.0, "lr_genre": None}, "needs the genre head's own optimizer"),
         ({"zero_below": 0.3, "threshold": 0.2}, "must not exceed the sampling threshold"),
         ({"zero_below": 1.0, "threshold": 1.0}, "zero_below must be in [0, 1)"),
@@ -136,6 +141,25 @@ def test_profile_loss_sees_where_hits_fall_which_density_loss_cannot() -> None:
     )
 
 
+def test_mode_seeking_loss_is_large_when_the_output_ignores_z() -> None:
+    rng = np.random.default_rng(3)
+    z = tf.constant(rng.normal(size=(8, 4)).astype(np.float32))
+    z_other = tf.roll(z, shift=1, axis=0)
+    d_z = float(tf.reduce_mean(tf.abs(z - z_other)))
+    same = tf.constant(np.full((8, 32, 9), 0.3, np.float32))
+    collapsed = float(beyond.mode_seeking_loss(same, same, z, z_other))
+    assert collapsed == pytest.approx(1.0 / beyond.MODE_SEEKING_EPSILON, rel=1e-3)
+    a = tf.constant(rng.random((8, 32, 9)).astype(np.float32))
+    b = tf.constant(rng.random((8, 32, 9)).astype(np.float32))
+    varied = float(beyond.mode_seeking_loss(a, b, z, z_other))
+    d_x = float(tf.reduce_mean(tf.abs(a - b)))
+    assert varied == pytest.approx(1.0 / (d_x / d_z + beyond.MODE_SEEKING_EPSILON), rel=1e-4)
+    assert varied < collapsed / 1000
+    # A batch of one (z == z_other) stays finite.
+    one = tf.constant(np.ones((1, 4), np.float32))
+    assert np.isfinite(float(beyond.mode_seeking_loss(same[:1], same[:1], one, one)))
+
+
 def test_realness_weight_is_twice_d_and_stops_the_gradient() -> None:
     p = tf.Variable([[0.5], [0.1], [1.0]])
     with tf.GradientTape() as tape:
@@ -182,7 +206,8 @@ def test_can_g_step_adds_the_density_term_and_weights_ambiguity_by_realness() ->
 
 @pytest.mark.slow
 def test_cgan_g_step_matches_each_requested_genres_profile() -> None:
-    config = TrainConfig.for_recipe("tuned", **{**SIZES, "profile_weight": 3.0})
+    options = {"profile_weight": 3.0, "mode_seeking": 0.5}
+    config = TrainConfig.for_recipe("tuned", **{**SIZES, **options})
     _, y, z = _batch()
     # Genre 1's profile is a loud grid, the others silent: the term depends on what is asked.
     profiles = np.zeros((3, 32, 9), np.float32)
@@ -194,8 +219,13 @@ def test_cgan_g_step_matches_each_requested_genres_profile() -> None:
     fake = trainer._generate(tf.constant(z), tf.constant(y), training=True)
     expected_profile = float(beyond.profile_loss(fake, tf.constant(profiles), tf.constant(y)))
     assert metrics["g_profile"] > 0.0
+    assert metrics["g_mode_seeking"] > 0.0
     assert metrics["g_loss"] == pytest.approx(
-        metrics["g_adversarial"] + metrics["g_class"] + 3.0 * metrics["g_profile"], rel=1e-5
+        metrics["g_adversarial"]
+        + metrics["g_class"]
+        + 3.0 * metrics["g_profile"]
+        + 0.5 * metrics["g_mode_seeking"],
+        rel=1e-5,
     )
     all_loud = trainer.g_step(np.ones(8, np.int32), z, 10.0)["g_profile"]
     assert abs(all_loud - expected_profile) > 0.1  # another target, another loss
@@ -235,6 +265,7 @@ def test_a_can_with_every_beyond_option_trains_stores_and_records_them(
         "output_head": "dense",
         "rf_flatten": True,
         "profile_weight": 2.0,
+        "mode_seeking": 0.5,
     }
     config = TrainConfig.for_recipe(
         "tuned",
@@ -243,7 +274,7 @@ def test_a_can_with_every_beyond_option_trains_stores_and_records_them(
         **options,
     )
     result = train(_two_genres(64), mode="can", name="beyond", epochs=2, config=config)
-    assert "g_density" in result.final_losses and "g_profile" in result.final_losses
+    assert {"g_density", "g_profile", "g_mode_seeking"} <= set(result.final_losses)
     model = store.open_model("beyond")
     assert {k: model.card.training[k] for k in options} == options
     run = (isolated_home / "runs" / "beyond" / "run.json").read_text()
