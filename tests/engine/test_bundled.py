@@ -81,22 +81,26 @@ def test_bundled_judge_states_its_held_out_figures() -> None:
     assert set(figures["test_recall"]) <= set(card.genres)
 
 
-def test_the_script_that_reproduces_the_bundled_creative_gan_names_its_epochs() -> None:
-    """scripts/train-default-models' AVERAGE_CAN default is the window the card records, and
-    its Creative-GAN options are the ones the card was trained with."""
+@pytest.mark.parametrize("kind", ["can", "cgan"])
+def test_the_script_that_reproduces_a_bundled_gan_names_its_epochs_and_options(kind: str) -> None:
+    """scripts/train-default-models' AVERAGE_<KIND> default is the window the card records,
+    and its <KIND>_OPTIONS are the ones the card was trained with."""
     import re
     from pathlib import Path
 
-    card = store.default_model("can").card
+    card = store.default_model(kind).card
     script = (Path(__file__).parents[2] / "scripts" / "train-default-models").read_text()
-    window = re.search(r"AVERAGE_CAN=\$\{AVERAGE_CAN-(\d+)-(\d+)\}", script)
+    key = kind.upper()
+    window = re.search(rf"AVERAGE_{key}=\$\{{AVERAGE_{key}-(\d+)-(\d+)\}}", script)
     assert window is not None
     first, last = int(window.group(1)), int(window.group(2))
     assert card.training["weight_average"]["epochs"] == list(range(first, last + 1))
     assert card.epochs == last
-    options = dict(re.findall(r"--option (\w+)=([\w.]+)", script.split("CAN_OPTIONS=(")[1]))
+    block = re.search(rf"\b{key}_OPTIONS=\(([^)]*)\)", script)
+    assert block is not None
+    options = dict(re.findall(r"--option (\w+)=([\w.]+)", block.group(1)))
     assert options
-    for key, text in options.items():
+    for name, text in options.items():
         expected = text == "true" if text in ("true", "false") else float(text)
-        assert card.training[key] == expected, key
+        assert card.training[name] == expected, name
     assert card.training["recipe"] == "tuned"
