@@ -144,10 +144,8 @@ def profile_loss(fake: tf.Tensor, profiles: tf.Tensor, index: tf.Tensor) -> tf.T
     """
     import tensorflow as tf
 
-    fake_mean = tf.reduce_mean(fake, axis=0)
     real_mean = tf.reduce_mean(tf.gather(profiles, index), axis=0)
-    ratio = tf.math.log(fake_mean + DENSITY_EPSILON) - tf.math.log(real_mean + DENSITY_EPSILON)
-    return tf.reduce_mean(tf.square(ratio))
+    return _squared_log_ratio(tf.reduce_mean(fake, axis=0), real_mean)
 
 
 MODE_SEEKING_EPSILON: Final = 1e-5
@@ -176,7 +174,13 @@ def density_loss(fake: tf.Tensor, real_mean: tf.Tensor) -> tf.Tensor:
     """
     import tensorflow as tf
 
-    fake_mean = tf.reduce_mean(fake, axis=[0, 1])
+    return _squared_log_ratio(tf.reduce_mean(fake, axis=[0, 1]), real_mean)
+
+
+def _squared_log_ratio(fake_mean: tf.Tensor, real_mean: tf.Tensor) -> tf.Tensor:
+    """Mean of ``(log(fake + eps) - log(real + eps))^2``: density and profile matching's core."""
+    import tensorflow as tf
+
     ratio = tf.math.log(fake_mean + DENSITY_EPSILON) - tf.math.log(real_mean + DENSITY_EPSILON)
     return tf.reduce_mean(tf.square(ratio))
 
